@@ -1,0 +1,51 @@
+//! In-process language models on [candle](https://github.com/huggingface/candle) for candor.
+//!
+//! This crate loads GGUF files and safetensors checkpoints, tokenizes (a `tokenizer.json` or
+//! the vocabulary embedded in a GGUF file), renders chat templates, and runs its own forward
+//! passes so that it can return what an evaluation needs: log-probabilities at exactly the
+//! positions asked for, over right-padded batches, with a shared context computed once.
+//!
+//! ```no_run
+//! use candor_candle::{CandleModel, LoadOptions};
+//! use candor_core::{LanguageModel, LoglikelihoodRequest};
+//!
+//! let model = CandleModel::load("default", &LoadOptions::default())?;
+//! let scores = model.loglikelihood(&[
+//!     LoglikelihoodRequest::new("The capital of France is", " Paris"),
+//!     LoglikelihoodRequest::new("The capital of France is", " Rome"),
+//! ])?;
+//! assert!(scores[0].logprob > scores[1].logprob);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Numerics
+//!
+//! With f32 weights (the default when they fit in memory) log-probs match a PyTorch float32
+//! reference to ~1e-4 nats per token, and a request's score does not depend on the batch it
+//! runs in. Quantized weights (`WeightFormat::Quantized`) use candle's quantized kernels,
+//! which round activations to 8 bits before each matmul; their log-probs differ from the f32
+//! reference by ~0.1 nats per token. They are still deterministic: the same requests in the
+//! same batches give bit-identical scores from run to run.
+
+mod chat;
+mod device;
+mod error;
+pub mod hub;
+mod llama;
+mod model;
+mod sampling;
+mod tokenizer;
+mod transformer;
+mod weights;
+
+pub use chat::ChatTemplate;
+pub use device::{parse_device, set_threads};
+pub use error::{Error, Result};
+pub use hub::{HubOptions, ModelFiles};
+pub use llama::{LlamaConfig, RopeScaling};
+pub use model::{
+    CandleModel, LoadOptions, ModelInfo, ScoreJob, TokenScores, SUPPORTED_ARCHITECTURES,
+};
+pub use sampling::{argmax, Sampler};
+pub use tokenizer::TextTokenizer;
+pub use weights::WeightFormat;

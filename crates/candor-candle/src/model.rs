@@ -1,0 +1,767 @@
+//! [`CandleModel`]: a loaded model that answers candor's requests in batches.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::gguf_file;
+use candle_core::{DType, Device, Tensor, D};
+use candor_core::{
+    FinishReason, GenerateRequest, Generation, GenerationParams, LanguageModel, Loglikelihood,
+    LoglikelihoodRequest, ModelError, Prompt, RollingLoglikelihood, RollingRequest,
+};
+
+use crate::chat::ChatTemplate;
+use crate::hub::{self, HubOptions, ModelFiles};
+use crate::llama::{Llama, LlamaConfig};
+use crate::sampling::Sampler;
+use crate::tokenizer::{gguf_chat_template, TextTokenizer};
+use crate::transformer::{KvCache, Transformer};
+use crate::weights::{check_gguf_extent, WeightFormat, WeightStore};
+use crate::{Error, Result};
+
+/// Architectures this build can run.
+pub const SUPPORTED_ARCHITECTURES: &[&str] = &["llama", "mistral"];
+
+/// How to load and run a model.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    pub weights: WeightFormat,
+    pub device: Device,
+    /// Bytes the weights may take; `None`: half of the available memory.
+    pub memory_budget: Option<u64>,
+    /// Rows per forward pass when scoring.
+    pub batch_size: usize,
+    /// Compute a context shared by several continuations once (on by default; off only to
+    /// measure what it saves).
+    pub prefix_sharing: bool,
+    pub hub: HubOptions,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            weights: WeightFormat::Auto,
+            device: Device::Cpu,
+            memory_budget: None,
+            batch_size: 16,
+            prefix_sharing: true,
+            hub: HubOptions::from_env(),
+        }
+    }
+}
+
+/// What `candor info` shows about a model.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub path: PathBuf,
+    pub architecture: String,
+    pub parameters: u64,
+    /// Stored tensor types with their counts, most common first (`Q4_1 × 210`).
+    pub tensor_types: Vec<(String, usize)>,
+    /// How weights are held in memory: `quantized` or a dtype.
+    pub weights: String,
+    pub context_length: usize,
+    pub vocab_size: usize,
+    pub layers: usize,
+    pub hidden_size: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub bos: Option<u32>,
+    pub eos: Vec<u32>,
+    pub add_bos: bool,
+    pub chat_template: Option<String>,
+}
+
+/// A model on candle that implements [`LanguageModel`].
+///
+/// Log-likelihoods are computed from exact batched forward passes: rows are right-padded, so a
+/// row's numbers do not depend on its neighbours (with f32 weights they agree to ~1e-5), and
+/// continuations that share a context reuse its KV cache.
+pub struct CandleModel {
+    model: Box<dyn Transformer>,
+    tokenizer: Option<TextTokenizer>,
+    chat: Option<ChatTemplate>,
+    info: ModelInfo,
+    device: Device,
+    batch_size: usize,
+    prefix_sharing: bool,
+}
+
+/// Token ids to score: `cont` after `ctx`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScoreJob {
+    pub ctx: Vec<u32>,
+    pub cont: Vec<u32>,
+}
+
+/// Per-token log-probs of a [`ScoreJob`]'s continuation and whether greedy decoding yields it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenScores {
+    pub logprobs: Vec<f32>,
+    pub greedy: bool,
+}
+
+impl TokenScores {
+    pub fn total(&self) -> f64 {
+        self.logprobs.iter().map(|&l| f64::from(l)).sum()
+    }
+}
+
+/// One row of a forward pass: `tokens` go in, and the outputs at `start..start + targets.len()`
+/// are scored against `targets`.
+struct Row {
+    job: usize,
+    tokens: Vec<u32>,
+    start: usize,
+    targets: Vec<u32>,
+}
+
+fn available_memory() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(8 << 30, |kb| kb * 1024)
+}
+
+impl CandleModel {
+    /// Resolve `spec` (path, Hub id or `default`, see [`hub::resolve`]) and load it.
+    pub fn load(spec: &str, opts: &LoadOptions) -> Result<Self> {
+        let files = hub::resolve(spec, &opts.hub)?;
+        Self::load_files(&files, opts)
+    }
+
+    /// Load a model from files already on disk.
+    pub fn load_files(files: &ModelFiles, opts: &LoadOptions) -> Result<Self> {
+        let budget = opts.memory_budget.unwrap_or_else(|| available_memory() / 2);
+        let dir = files.dir().to_path_buf();
+        let tokenizer_json = dir.join("tokenizer.json");
+        let (model, cfg, store_info, arch, mut tokenizer, mut template) = match files {
+            ModelFiles::Gguf(path) => {
+                let content = read_gguf(path)?;
+                let arch = content
+                    .metadata
+                    .get("general.architecture")
+                    .and_then(|v| v.to_string().ok())
+                    .cloned()
+                    .ok_or_else(|| Error::BadConfig {
+                        path: path.clone(),
+                        key: "general.architecture".into(),
+                    })?;
+                if !SUPPORTED_ARCHITECTURES.contains(&arch.as_str()) {
+                    return Err(Error::UnsupportedArchitecture {
+                        path: path.clone(),
+                        arch,
+                        supported: SUPPORTED_ARCHITECTURES.join(", "),
+                    });
+                }
+                let cfg = LlamaConfig::from_gguf(path, &content, &arch)?;
+                let tokenizer = if tokenizer_json.is_file() {
+                    None
+                } else if content.metadata.contains_key("tokenizer.ggml.tokens") {
+                    Some(TextTokenizer::from_gguf(path, &content)?)
+                } else {
+                    None
+                };
+                let template = gguf_chat_template(&content);
+                let store =
+                    WeightStore::open_gguf(path, content, opts.weights, budget, &opts.device)?;
+                let info = (
+                    store.parameter_count(),
+                    store.tensor_types(),
+                    weights_label(&store),
+                );
+                let model = Llama::load(cfg.clone(), &store)?;
+                (model, cfg, info, arch, tokenizer, template)
+            }
+            ModelFiles::Safetensors { dir, files } => {
+                let config_path = dir.join("config.json");
+                let text =
+                    std::fs::read_to_string(&config_path).map_err(Error::io(&config_path))?;
+                let json: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| Error::BadConfig {
+                        path: config_path.clone(),
+                        key: format!("(JSON: {e})"),
+                    })?;
+                let arch = json
+                    .get("model_type")
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| Error::BadConfig {
+                        path: config_path.clone(),
+                        key: "model_type".into(),
+                    })?
+                    .to_string();
+                if !SUPPORTED_ARCHITECTURES.contains(&arch.as_str()) {
+                    return Err(Error::UnsupportedArchitecture {
+                        path: config_path,
+                        arch,
+                        supported: SUPPORTED_ARCHITECTURES.join(", "),
+                    });
+                }
+                let cfg = LlamaConfig::from_hf(&config_path, &json)?;
+                let stored = match json
+                    .get("torch_dtype")
+                    .or_else(|| json.get("dtype"))
+                    .and_then(|v| v.as_str())
+                {
+                    Some("float16") => DType::F16,
+                    Some("bfloat16") => DType::BF16,
+                    _ => DType::F32,
+                };
+                let store = WeightStore::open_safetensors(
+                    files,
+                    stored,
+                    opts.weights,
+                    budget,
+                    &opts.device,
+                )?;
+                let info = (
+                    store.parameter_count(),
+                    store.tensor_types(),
+                    weights_label(&store),
+                );
+                let model = Llama::load(cfg.clone(), &store)?;
+                (model, cfg, info, arch, None, None)
+            }
+        };
+        if tokenizer_json.is_file() {
+            tokenizer = Some(TextTokenizer::from_file(&tokenizer_json)?);
+        }
+        if template.is_none() {
+            template = hf_chat_template(&dir);
+        }
+        let chat = match (&template, &tokenizer) {
+            (Some(src), Some(tok)) => {
+                let name = |id: Option<u32>| id.and_then(|i| tok.token(i)).unwrap_or_default();
+                Some(ChatTemplate::new(
+                    src,
+                    &name(tok.bos),
+                    &name(tok.eos.first().copied()),
+                )?)
+            }
+            _ => None,
+        };
+        let name = files
+            .primary()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("model")
+            .to_string();
+        let info = ModelInfo {
+            name,
+            path: files.primary().to_path_buf(),
+            architecture: arch,
+            parameters: store_info.0,
+            tensor_types: store_info.1,
+            weights: store_info.2,
+            context_length: cfg.max_position,
+            vocab_size: cfg.vocab_size,
+            layers: cfg.num_layers,
+            hidden_size: cfg.hidden_size,
+            heads: cfg.num_heads,
+            kv_heads: cfg.num_kv_heads,
+            bos: tokenizer.as_ref().and_then(|t| t.bos),
+            eos: tokenizer
+                .as_ref()
+                .map(|t| t.eos.clone())
+                .unwrap_or_default(),
+            add_bos: tokenizer.as_ref().is_some_and(|t| t.add_bos),
+            chat_template: template,
+        };
+        Ok(Self {
+            model: Box::new(model),
+            tokenizer,
+            chat,
+            info,
+            device: opts.device.clone(),
+            batch_size: opts.batch_size.max(1),
+            prefix_sharing: opts.prefix_sharing,
+        })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// The tokenizer; an error naming the model when it has none.
+    pub fn tokenizer(&self) -> Result<&TextTokenizer> {
+        self.tokenizer
+            .as_ref()
+            .ok_or_else(|| Error::MissingTokenizer {
+                path: self.info.path.clone(),
+            })
+    }
+
+    /// The prompt text of `messages` under the model's chat template.
+    pub fn render_chat(&self, messages: &[candor_core::ChatMessage]) -> Result<String> {
+        let chat = self.chat.as_ref().ok_or_else(|| {
+            Error::ChatTemplate(format!(
+                "{} has no chat template (GGUF tokenizer.chat_template or tokenizer_config.json)",
+                self.info.path.display()
+            ))
+        })?;
+        chat.render(messages)
+    }
+
+    /// Token ids of a prompt: chat messages through the template (which writes its own special
+    /// tokens), plain text with BOS when the model expects it.
+    pub fn prompt_ids(&self, prompt: &Prompt) -> Result<Vec<u32>> {
+        let tok = self.tokenizer()?;
+        Ok(match prompt {
+            Prompt::Chat(messages) => tok.encode(&self.render_chat(messages)?)?,
+            Prompt::Text(text) => {
+                let mut ids = self.bos_prefix();
+                ids.extend(tok.encode(text)?);
+                ids
+            }
+        })
+    }
+
+    fn bos_prefix(&self) -> Vec<u32> {
+        match &self.tokenizer {
+            Some(t) if t.add_bos => t.bos.into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The token put before a text that has no context of its own: BOS, else EOS.
+    fn prefix_token(&self) -> Option<u32> {
+        let tok = self.tokenizer.as_ref()?;
+        tok.bos.or_else(|| tok.eos.first().copied())
+    }
+
+    /// Raw logits `(len, vocab)` at every position of one sequence.
+    pub fn logits(&self, ids: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let tokens = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
+        let (hidden, _) = self.model.forward(&tokens, None)?;
+        let hidden = hidden.squeeze(0)?;
+        Ok(self.model.logits(&hidden)?.to_vec2()?)
+    }
+
+    /// `log p(ids[i+1] | ids[..=i])` for every position after the first.
+    pub fn token_logprobs(&self, ids: &[u32]) -> Result<Vec<f32>> {
+        if ids.len() < 2 {
+            return Ok(Vec::new());
+        }
+        let job = ScoreJob {
+            ctx: ids[..1].to_vec(),
+            cont: ids[1..].to_vec(),
+        };
+        Ok(self.score(&[job])?.remove(0).logprobs)
+    }
+
+    fn check_ids(&self, index: usize, ids: &[u32]) -> Result<(), ModelError> {
+        let vocab = self.model.vocab_size();
+        match ids.iter().find(|&&id| id as usize >= vocab) {
+            Some(id) => Err(ModelError::InvalidRequest {
+                index,
+                reason: format!("token id {id} is outside the vocabulary of {vocab}"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Score token-level jobs in batches, sharing each context computed once among the
+    /// continuations that follow it.
+    pub fn score(&self, jobs: &[ScoreJob]) -> Result<Vec<TokenScores>, ModelError> {
+        let max = self.model.max_context();
+        for (index, job) in jobs.iter().enumerate() {
+            if job.ctx.is_empty() || job.cont.is_empty() {
+                return Err(ModelError::InvalidRequest {
+                    index,
+                    reason: "context and continuation must each have at least one token".into(),
+                });
+            }
+            let tokens = job.ctx.len() + job.cont.len() - 1;
+            if tokens > max {
+                return Err(ModelError::ContextTooLong { index, tokens, max });
+            }
+            self.check_ids(index, &job.ctx)?;
+            self.check_ids(index, &job.cont)?;
+        }
+        let mut groups: Vec<(&[u32], Vec<usize>)> = Vec::new();
+        let mut by_ctx: HashMap<&[u32], usize> = HashMap::new();
+        for (i, job) in jobs.iter().enumerate() {
+            let g = *by_ctx.entry(&job.ctx).or_insert_with(|| {
+                groups.push((&job.ctx, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push(i);
+        }
+        let mut out: Vec<Option<TokenScores>> = vec![None; jobs.len()];
+        let mut singles = Vec::new();
+        for (ctx, members) in groups {
+            if self.prefix_sharing && members.len() > 1 && ctx.len() > 1 {
+                // The context minus its last token is computed once; each row then starts with
+                // that last token, whose output predicts the continuation's first token.
+                let cache = self.prefix_cache(&ctx[..ctx.len() - 1])?;
+                let rows: Vec<Row> = members
+                    .iter()
+                    .map(|&i| {
+                        let cont = &jobs[i].cont;
+                        let mut tokens = vec![ctx[ctx.len() - 1]];
+                        tokens.extend_from_slice(&cont[..cont.len() - 1]);
+                        Row {
+                            job: i,
+                            tokens,
+                            start: 0,
+                            targets: cont.clone(),
+                        }
+                    })
+                    .collect();
+                self.run_rows(rows, Some(&cache), &mut out)?;
+            } else {
+                singles.extend(members.into_iter().map(|i| {
+                    let job = &jobs[i];
+                    let mut tokens = job.ctx.clone();
+                    tokens.extend_from_slice(&job.cont[..job.cont.len() - 1]);
+                    Row {
+                        job: i,
+                        tokens,
+                        start: job.ctx.len() - 1,
+                        targets: job.cont.clone(),
+                    }
+                }));
+            }
+        }
+        // Longest first, so that rows of a batch have similar lengths and little padding.
+        singles.sort_by(|a, b| b.tokens.len().cmp(&a.tokens.len()).then(a.job.cmp(&b.job)));
+        self.run_rows(singles, None, &mut out)?;
+        out.into_iter()
+            .map(|s| s.ok_or_else(|| ModelError::Backend("a job was not scored".into())))
+            .collect()
+    }
+
+    fn prefix_cache(&self, ids: &[u32]) -> Result<KvCache> {
+        let tokens = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
+        Ok(self.model.forward(&tokens, None)?.1)
+    }
+
+    fn run_rows(
+        &self,
+        rows: Vec<Row>,
+        prefix: Option<&KvCache>,
+        out: &mut [Option<TokenScores>],
+    ) -> Result<(), ModelError> {
+        // Cap the padded tokens per pass so long rows do not blow up memory.
+        const TOKEN_BUDGET: usize = 8192;
+        let mut start = 0;
+        while start < rows.len() {
+            let longest = rows[start].tokens.len();
+            let fit = (TOKEN_BUDGET / longest.max(1)).clamp(1, self.batch_size);
+            let end = (start + fit).min(rows.len());
+            let width = rows[start..end]
+                .iter()
+                .map(|r| r.tokens.len())
+                .max()
+                .unwrap_or(0);
+            self.run_batch(&rows[start..end], width, prefix, out)
+                .map_err(ModelError::from)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn run_batch(
+        &self,
+        rows: &[Row],
+        width: usize,
+        prefix: Option<&KvCache>,
+        out: &mut [Option<TokenScores>],
+    ) -> Result<()> {
+        let mut padded = Vec::with_capacity(rows.len() * width);
+        let mut positions = Vec::new();
+        let mut targets = Vec::new();
+        for (r, row) in rows.iter().enumerate() {
+            padded.extend_from_slice(&row.tokens);
+            padded.resize((r + 1) * width, 0);
+            for (j, &t) in row.targets.iter().enumerate() {
+                positions.push((r * width + row.start + j) as u32);
+                targets.push(t);
+            }
+        }
+        let tokens = Tensor::from_vec(padded, (rows.len(), width), &self.device)?;
+        let (hidden, _) = self.model.forward(&tokens, prefix)?;
+        let hidden = hidden.reshape((rows.len() * width, hidden.dim(2)?))?;
+        let picked = hidden.index_select(&Tensor::new(positions.as_slice(), &self.device)?, 0)?;
+        let logits = self.model.logits(&picked)?;
+        let logprobs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+        let target_t = Tensor::new(targets.as_slice(), &self.device)?.unsqueeze(1)?;
+        let chosen = logprobs
+            .gather(&target_t, 1)?
+            .squeeze(1)?
+            .to_vec1::<f32>()?;
+        let best = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
+        let mut at = 0;
+        for row in rows {
+            let n = row.targets.len();
+            let greedy = best[at..at + n] == row.targets[..];
+            out[row.job] = Some(TokenScores {
+                logprobs: chosen[at..at + n].to_vec(),
+                greedy,
+            });
+            at += n;
+        }
+        Ok(())
+    }
+
+    /// Split a request the lm-evaluation-harness way (see [`LoglikelihoodRequest`]).
+    fn loglikelihood_job(
+        &self,
+        index: usize,
+        r: &LoglikelihoodRequest,
+    ) -> Result<ScoreJob, ModelError> {
+        if r.continuation.is_empty() {
+            return Err(ModelError::InvalidRequest {
+                index,
+                reason: "the continuation is empty".into(),
+            });
+        }
+        let tok = self.tokenizer().map_err(ModelError::from)?;
+        let split = r.context.trim_end().len();
+        let context = &r.context[..split];
+        let whole = format!("{}{}", context, &r.context[split..]) + &r.continuation;
+        let whole = tok.encode(&whole).map_err(ModelError::from)?;
+        let ctx_len = if context.is_empty() {
+            0
+        } else {
+            tok.encode(context).map_err(ModelError::from)?.len()
+        };
+        let ctx_len = ctx_len.min(whole.len());
+        let mut ctx = self.bos_prefix();
+        ctx.extend_from_slice(&whole[..ctx_len]);
+        if ctx.is_empty() {
+            ctx.extend(self.prefix_token());
+        }
+        if ctx.is_empty() {
+            return Err(ModelError::InvalidRequest {
+                index,
+                reason: "the context is empty and the model has no BOS/EOS token to start from"
+                    .into(),
+            });
+        }
+        let cont = whole[ctx_len..].to_vec();
+        if cont.is_empty() {
+            return Err(ModelError::InvalidRequest {
+                index,
+                reason: "the continuation has no tokens of its own".into(),
+            });
+        }
+        Ok(ScoreJob { ctx, cont })
+    }
+
+    /// Windows that cover a whole text (lm-evaluation-harness's rolling windows): the first
+    /// starts after the prefix token, each later one predicts the next `max` tokens with as
+    /// much preceding text as fits in the context.
+    fn rolling_jobs(&self, index: usize, text: &str) -> Result<Vec<ScoreJob>, ModelError> {
+        let tok = self.tokenizer().map_err(ModelError::from)?;
+        let prefix = self
+            .prefix_token()
+            .ok_or_else(|| ModelError::InvalidRequest {
+                index,
+                reason: "the model has no BOS/EOS token to start a rolling window".into(),
+            })?;
+        let mut seq = vec![prefix];
+        seq.extend(tok.encode(text).map_err(ModelError::from)?);
+        let n = seq.len() - 1;
+        let max = self.model.max_context();
+        let mut jobs = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let end = (start + max).min(n);
+            let first = end.saturating_sub(max);
+            jobs.push(ScoreJob {
+                ctx: seq[first..=start].to_vec(),
+                cont: seq[start + 1..=end].to_vec(),
+            });
+            start = end;
+        }
+        Ok(jobs)
+    }
+
+    /// Generate from prompt ids. With `stop_at_eos` false the model runs for exactly
+    /// `max_new_tokens` (unless a stop string ends it), as reference fixtures do.
+    pub fn generate_ids(
+        &self,
+        prompt: &[u32],
+        params: &GenerationParams,
+        stop_at_eos: bool,
+    ) -> Result<(Vec<u32>, FinishReason)> {
+        let max = self.model.max_context();
+        if prompt.is_empty() || prompt.len() > max {
+            return Err(Error::Candle(candle_core::Error::Msg(format!(
+                "the prompt has {} tokens; it needs at least 1 and at most the model's context of {max}",
+                prompt.len()
+            ))));
+        }
+        let eos: &[u32] = match (&self.tokenizer, stop_at_eos) {
+            (Some(t), true) => &t.eos,
+            _ => &[],
+        };
+        let mut sampler = Sampler::new(params);
+        let mut new = Vec::new();
+        let tokens = Tensor::new(prompt, &self.device)?.unsqueeze(0)?;
+        let (hidden, mut cache) = self.model.forward(&tokens, None)?;
+        let mut last = hidden.narrow(1, prompt.len() - 1, 1)?.squeeze(0)?;
+        while new.len() < params.max_new_tokens {
+            let logits = self.model.logits(&last)?.squeeze(0)?.to_vec1::<f32>()?;
+            let next = sampler.sample(&logits);
+            new.push(next);
+            if eos.contains(&next) {
+                return Ok((new, FinishReason::Eos));
+            }
+            if !params.stop.is_empty() {
+                let text = self.tokenizer()?.decode(&new, true)?;
+                if params.stop.iter().any(|s| text.contains(s.as_str())) {
+                    return Ok((new, FinishReason::Stop));
+                }
+            }
+            if new.len() == params.max_new_tokens || prompt.len() + new.len() >= max {
+                break;
+            }
+            let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
+            let (hidden, grown) = self.model.forward(&input, Some(&cache))?;
+            cache = grown;
+            last = hidden.squeeze(0)?;
+        }
+        Ok((new, FinishReason::Length))
+    }
+
+    fn generate_one(&self, index: usize, r: &GenerateRequest) -> Result<Generation, ModelError> {
+        let prompt = self.prompt_ids(&r.prompt).map_err(ModelError::from)?;
+        if prompt.len() >= self.model.max_context() {
+            return Err(ModelError::ContextTooLong {
+                index,
+                tokens: prompt.len(),
+                max: self.model.max_context(),
+            });
+        }
+        let (ids, finish) = self.generate_ids(&prompt, &r.params, true)?;
+        let tok = self.tokenizer().map_err(ModelError::from)?;
+        let mut text = tok.decode(&ids, true).map_err(ModelError::from)?;
+        if finish == FinishReason::Stop {
+            let cut = r
+                .params
+                .stop
+                .iter()
+                .filter_map(|s| text.find(s.as_str()))
+                .min()
+                .unwrap_or(text.len());
+            text.truncate(cut);
+        }
+        Ok(Generation {
+            text,
+            finish_reason: finish,
+            num_tokens: ids.len(),
+        })
+    }
+}
+
+fn weights_label(store: &WeightStore) -> String {
+    if store.quantized {
+        "quantized".into()
+    } else {
+        format!("{:?}", store.dtype).to_lowercase()
+    }
+}
+
+fn read_gguf(path: &Path) -> Result<gguf_file::Content> {
+    let mut file = File::open(path).map_err(Error::io(path))?;
+    let content = gguf_file::Content::read(&mut file).map_err(|e| Error::BadGguf {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    check_gguf_extent(path, &content)?;
+    Ok(content)
+}
+
+/// The chat template of a Hugging Face folder: `chat_template.jinja`, else the
+/// `chat_template` field of `tokenizer_config.json`.
+fn hf_chat_template(dir: &Path) -> Option<String> {
+    if let Ok(t) = std::fs::read_to_string(dir.join("chat_template.jinja")) {
+        return Some(t);
+    }
+    let text = std::fs::read_to_string(dir.join("tokenizer_config.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    match json.get("chat_template")? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        // A list of named templates: take the default one.
+        serde_json::Value::Array(list) => list
+            .iter()
+            .find(|t| t.get("name").and_then(|n| n.as_str()) == Some("default"))
+            .and_then(|t| t.get("template")?.as_str().map(String::from)),
+        _ => None,
+    }
+}
+
+impl LanguageModel for CandleModel {
+    fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    fn loglikelihood(
+        &self,
+        requests: &[LoglikelihoodRequest],
+    ) -> Result<Vec<Loglikelihood>, ModelError> {
+        let jobs = requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| self.loglikelihood_job(i, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self
+            .score(&jobs)?
+            .into_iter()
+            .zip(&jobs)
+            .map(|(s, job)| Loglikelihood {
+                logprob: s.total(),
+                is_greedy: s.greedy,
+                num_tokens: job.cont.len(),
+            })
+            .collect())
+    }
+
+    fn loglikelihood_rolling(
+        &self,
+        requests: &[RollingRequest],
+    ) -> Result<Vec<RollingLoglikelihood>, ModelError> {
+        let mut jobs = Vec::new();
+        let mut owner = Vec::new();
+        for (i, r) in requests.iter().enumerate() {
+            if r.text.is_empty() {
+                return Err(ModelError::InvalidRequest {
+                    index: i,
+                    reason: "the text is empty".into(),
+                });
+            }
+            for job in self.rolling_jobs(i, &r.text)? {
+                owner.push(i);
+                jobs.push(job);
+            }
+        }
+        let scores = self.score(&jobs)?;
+        let mut out: Vec<RollingLoglikelihood> = requests
+            .iter()
+            .map(|r| RollingLoglikelihood {
+                logprob: 0.0,
+                num_tokens: 0,
+                num_bytes: r.text.len(),
+            })
+            .collect();
+        for ((s, job), &i) in scores.iter().zip(&jobs).zip(&owner) {
+            out[i].logprob += s.total();
+            out[i].num_tokens += job.cont.len();
+        }
+        Ok(out)
+    }
+
+    fn generate(&self, requests: &[GenerateRequest]) -> Result<Vec<Generation>, ModelError> {
+        requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| self.generate_one(i, r))
+            .collect()
+    }
+}

@@ -1,0 +1,396 @@
+//! Where a model's tensors come from (a GGUF file or safetensors checkpoints) and in which
+//! representation they are kept in memory.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Tensor};
+
+use crate::{Error, Result};
+
+/// How weights are kept in memory.
+///
+/// Quantized kernels quantize activations to 8 bits before each matmul, so their log-probs
+/// move with rounding (see the crate docs); dequantized weights give exact f32 arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightFormat {
+    /// The fastest representation that fits the memory budget: f32 when the dequantized model
+    /// fits, the stored (quantized) form otherwise.
+    Auto,
+    /// Keep GGUF tensors quantized (safetensors keep their stored dtype).
+    Quantized,
+    F32,
+    F16,
+    BF16,
+}
+
+impl FromStr for WeightFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "auto" => Self::Auto,
+            "quantized" | "q" => Self::Quantized,
+            "f32" => Self::F32,
+            "f16" => Self::F16,
+            "bf16" => Self::BF16,
+            other => {
+                return Err(format!(
+                    "unknown weight format '{other}' (expected auto, quantized, f32, f16 or bf16)"
+                ))
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for WeightFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Quantized => "quantized",
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::BF16 => "bf16",
+        })
+    }
+}
+
+/// A linear layer `y = x·Wᵀ + b`, quantized or dense.
+#[derive(Clone, Debug)]
+pub(crate) enum Linear {
+    Quantized(QMatMul, Option<Tensor>),
+    Dense(Tensor, Option<Tensor>),
+}
+
+impl Linear {
+    /// `x`: (..., in) → (..., out).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (y, bias) = match self {
+            Linear::Quantized(w, b) => (w.forward(x)?, b),
+            Linear::Dense(w, b) => {
+                let dims = x.dims().to_vec();
+                let (rows, inner) = (x.elem_count() / dims[dims.len() - 1], dims[dims.len() - 1]);
+                let y = x.reshape((rows, inner))?.matmul(&w.t()?)?;
+                let mut out = dims;
+                let last = out.len() - 1;
+                out[last] = w.dim(0)?;
+                (y.reshape(out)?, b)
+            }
+        };
+        Ok(match bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        })
+    }
+}
+
+enum Source {
+    Gguf {
+        content: gguf_file::Content,
+        file: Mutex<BufReader<File>>,
+    },
+    Safetensors(candle_core::safetensors::MmapedSafetensors),
+}
+
+/// Tensors of one checkpoint, handed out by their Hugging Face names
+/// (`model.layers.0.self_attn.q_proj.weight`); GGUF names are translated.
+pub(crate) struct WeightStore {
+    path: PathBuf,
+    source: Source,
+    device: Device,
+    /// Activation dtype and dtype of dense weights.
+    pub dtype: DType,
+    /// Whether matmul weights stay quantized.
+    pub quantized: bool,
+}
+
+impl WeightStore {
+    pub fn open_gguf(
+        path: &Path,
+        content: gguf_file::Content,
+        format: WeightFormat,
+        memory_budget: u64,
+        device: &Device,
+    ) -> Result<Self> {
+        let file = File::open(path).map_err(Error::io(path))?;
+        let (dtype, quantized) = match format {
+            WeightFormat::Quantized => (DType::F32, true),
+            WeightFormat::F32 => (DType::F32, false),
+            WeightFormat::F16 => (DType::F16, false),
+            WeightFormat::BF16 => (DType::BF16, false),
+            WeightFormat::Auto => {
+                let f32_bytes: u64 = content
+                    .tensor_infos
+                    .values()
+                    .map(|t| 4 * t.shape.elem_count() as u64)
+                    .sum();
+                (DType::F32, f32_bytes > memory_budget)
+            }
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            source: Source::Gguf {
+                content,
+                file: Mutex::new(BufReader::new(file)),
+            },
+            device: device.clone(),
+            dtype,
+            quantized,
+        })
+    }
+
+    pub fn open_safetensors(
+        files: &[PathBuf],
+        stored: DType,
+        format: WeightFormat,
+        memory_budget: u64,
+        device: &Device,
+    ) -> Result<Self> {
+        let path = files.first().cloned().ok_or_else(|| Error::BadConfig {
+            path: PathBuf::new(),
+            key: "*.safetensors".into(),
+        })?;
+        for f in files {
+            if !f.exists() {
+                return Err(Error::Io {
+                    path: f.clone(),
+                    source: std::io::ErrorKind::NotFound.into(),
+                });
+            }
+        }
+        // SAFETY: the files are mapped read-only; candor never writes to model files, and the
+        // map lives as long as the store.
+        let st = unsafe { candle_core::safetensors::MmapedSafetensors::multi(files)? };
+        let dtype = match format {
+            WeightFormat::Quantized => stored,
+            WeightFormat::F32 => DType::F32,
+            WeightFormat::F16 => DType::F16,
+            WeightFormat::BF16 => DType::BF16,
+            WeightFormat::Auto => {
+                let f32_bytes: u64 = st
+                    .tensors()
+                    .iter()
+                    .map(|(_, v)| 4 * v.shape().iter().product::<usize>() as u64)
+                    .sum();
+                if f32_bytes > memory_budget {
+                    stored
+                } else {
+                    DType::F32
+                }
+            }
+        };
+        let dtype = if dtype.is_float() { dtype } else { DType::F32 };
+        Ok(Self {
+            path,
+            source: Source::Safetensors(st),
+            device: device.clone(),
+            dtype,
+            quantized: false,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the GGUF layout is in use: llama.cpp stores Q and K rows permuted for its
+    /// interleaved rotary embedding, so a model must rotate pairs `(2i, 2i+1)` instead of
+    /// halves.
+    pub fn rope_interleaved(&self) -> bool {
+        matches!(self.source, Source::Gguf { .. })
+    }
+
+    pub fn contains(&self, hf_name: &str) -> bool {
+        match &self.source {
+            Source::Gguf { content, .. } => content.tensor_infos.contains_key(&gguf_name(hf_name)),
+            Source::Safetensors(st) => st.get(hf_name).is_ok(),
+        }
+    }
+
+    fn missing(&self, name: &str) -> Error {
+        Error::MissingTensor {
+            path: self.path.clone(),
+            name: name.to_string(),
+        }
+    }
+
+    fn qtensor(&self, hf_name: &str) -> Result<QTensor> {
+        let Source::Gguf { content, file } = &self.source else {
+            return Err(self.missing(hf_name));
+        };
+        let name = gguf_name(hf_name);
+        if !content.tensor_infos.contains_key(&name) {
+            return Err(self.missing(&name));
+        }
+        let mut file = file.lock().map_err(|_| Error::BadGguf {
+            path: self.path.clone(),
+            reason: "reader poisoned by an earlier panic".into(),
+        })?;
+        content
+            .tensor(&mut *file, &name, &self.device)
+            .map_err(|e| Error::BadGguf {
+                path: self.path.clone(),
+                reason: format!("tensor '{name}': {e}"),
+            })
+    }
+
+    /// A dense tensor in the store's dtype.
+    pub fn dense(&self, hf_name: &str) -> Result<Tensor> {
+        self.dense_as(hf_name, self.dtype)
+    }
+
+    /// A dense tensor in the given dtype (norm weights stay f32 with quantized matmuls).
+    pub fn dense_as(&self, hf_name: &str, dtype: DType) -> Result<Tensor> {
+        let t = match &self.source {
+            Source::Gguf { .. } => self.qtensor(hf_name)?.dequantize(&self.device)?,
+            Source::Safetensors(st) => st
+                .load(hf_name, &self.device)
+                .map_err(|_| self.missing(hf_name))?,
+        };
+        Ok(t.to_dtype(dtype)?)
+    }
+
+    /// A linear layer from `{prefix}.weight` and, when present, `{prefix}.bias`.
+    pub fn linear(&self, prefix: &str) -> Result<Linear> {
+        let weight = format!("{prefix}.weight");
+        let bias_name = format!("{prefix}.bias");
+        let bias = if self.contains(&bias_name) {
+            Some(self.dense(&bias_name)?)
+        } else {
+            None
+        };
+        if self.quantized {
+            let q = self.qtensor(&weight)?;
+            let keeps_f32 = matches!(q.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16);
+            if !keeps_f32 {
+                return Ok(Linear::Quantized(QMatMul::from_qtensor(q)?, bias));
+            }
+        }
+        Ok(Linear::Dense(self.dense(&weight)?, bias))
+    }
+
+    /// Every GGUF tensor type present, with its count (for `candor info`).
+    pub fn tensor_types(&self) -> Vec<(String, usize)> {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        match &self.source {
+            Source::Gguf { content, .. } => {
+                for t in content.tensor_infos.values() {
+                    *counts.entry(format!("{:?}", t.ggml_dtype)).or_default() += 1;
+                }
+            }
+            Source::Safetensors(st) => {
+                for (_, v) in st.tensors() {
+                    *counts.entry(format!("{:?}", v.dtype())).or_default() += 1;
+                }
+            }
+        }
+        let mut v: Vec<_> = counts.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Total number of parameters.
+    pub fn parameter_count(&self) -> u64 {
+        match &self.source {
+            Source::Gguf { content, .. } => content
+                .tensor_infos
+                .values()
+                .map(|t| t.shape.elem_count() as u64)
+                .sum(),
+            Source::Safetensors(st) => st
+                .tensors()
+                .iter()
+                .map(|(_, v)| v.shape().iter().product::<usize>() as u64)
+                .sum(),
+        }
+    }
+}
+
+/// Translate a Hugging Face tensor name into llama.cpp's GGUF name.
+fn gguf_name(hf: &str) -> String {
+    const GLOBAL: &[(&str, &str)] = &[
+        ("model.embed_tokens.weight", "token_embd.weight"),
+        ("model.norm.weight", "output_norm.weight"),
+        ("lm_head.weight", "output.weight"),
+    ];
+    const LAYER: &[(&str, &str)] = &[
+        ("input_layernorm", "attn_norm"),
+        ("self_attn.q_proj", "attn_q"),
+        ("self_attn.k_proj", "attn_k"),
+        ("self_attn.v_proj", "attn_v"),
+        ("self_attn.o_proj", "attn_output"),
+        ("post_attention_layernorm", "ffn_norm"),
+        ("mlp.gate_proj", "ffn_gate"),
+        ("mlp.up_proj", "ffn_up"),
+        ("mlp.down_proj", "ffn_down"),
+    ];
+    if let Some((_, g)) = GLOBAL.iter().find(|(h, _)| *h == hf) {
+        return g.to_string();
+    }
+    if let Some(rest) = hf.strip_prefix("model.layers.") {
+        if let Some((layer, tail)) = rest.split_once('.') {
+            for (h, g) in LAYER {
+                if let Some(suffix) = tail.strip_prefix(h) {
+                    return format!("blk.{layer}.{g}{suffix}");
+                }
+            }
+        }
+    }
+    hf.to_string()
+}
+
+/// Check that every tensor of a GGUF file lies inside the file, so that a truncated download
+/// is reported at load time with the first tensor it cuts, not as an I/O error mid-run.
+pub(crate) fn check_gguf_extent(path: &Path, content: &gguf_file::Content) -> Result<()> {
+    let actual = std::fs::metadata(path).map_err(Error::io(path))?.len();
+    let mut worst: Option<(&String, u64)> = None;
+    for (name, info) in &content.tensor_infos {
+        let bytes =
+            info.shape.elem_count() / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
+        let end = content.tensor_data_offset + info.offset + bytes as u64;
+        if end > actual && worst.is_none_or(|(_, e)| end < e) {
+            worst = Some((name, end));
+        }
+    }
+    match worst {
+        Some((tensor, needed)) => Err(Error::TruncatedGguf {
+            path: path.to_path_buf(),
+            tensor: tensor.clone(),
+            needed,
+            actual,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hf_names_map_to_gguf_names() {
+        assert_eq!(gguf_name("model.embed_tokens.weight"), "token_embd.weight");
+        assert_eq!(
+            gguf_name("model.layers.12.self_attn.k_proj.weight"),
+            "blk.12.attn_k.weight"
+        );
+        assert_eq!(
+            gguf_name("model.layers.0.post_attention_layernorm.weight"),
+            "blk.0.ffn_norm.weight"
+        );
+        assert_eq!(
+            gguf_name("model.layers.3.mlp.down_proj.bias"),
+            "blk.3.ffn_down.bias"
+        );
+    }
+
+    #[test]
+    fn weight_formats_parse() {
+        assert_eq!("BF16".parse::<WeightFormat>(), Ok(WeightFormat::BF16));
+        assert!("int4".parse::<WeightFormat>().unwrap_err().contains("int4"));
+    }
+}
