@@ -1,0 +1,266 @@
+//! SmolLM2-135M-Instruct (Q4_1 GGUF) against `shared/fixtures/smollm2/reference.json`, made by
+//! transformers with the weights dequantised to float32.
+//!
+//! Measured deviations are printed (`cargo test -- --nocapture`) so they can be reported.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use candor_candle::{CandleModel, LoadOptions, ScoreJob, WeightFormat};
+use candor_core::{GenerationParams, LanguageModel, LoglikelihoodRequest};
+use common::{f64s, read_json, shared, smollm2_path, u32s};
+
+fn model(weights: WeightFormat) -> Option<&'static CandleModel> {
+    static F32: OnceLock<CandleModel> = OnceLock::new();
+    static QUANT: OnceLock<CandleModel> = OnceLock::new();
+    let path = smollm2_path()?;
+    let cell = match weights {
+        WeightFormat::F32 => &F32,
+        _ => &QUANT,
+    };
+    Some(cell.get_or_init(|| {
+        let files = candor_candle::hub::local(&path).expect("model file");
+        let opts = LoadOptions {
+            weights,
+            ..LoadOptions::default()
+        };
+        CandleModel::load_files(&files, &opts).expect("SmolLM2 loads")
+    }))
+}
+
+fn reference() -> Option<serde_json::Value> {
+    Some(read_json(shared()?.join("fixtures/smollm2/reference.json")))
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+#[test]
+fn f32_weights_match_the_reference_per_token() {
+    let (Some(model), Some(reference)) = (model(WeightFormat::F32), reference()) else {
+        return;
+    };
+    let tok = model.tokenizer().unwrap();
+    for text in reference["texts"].as_array().unwrap() {
+        let ids = tok.encode(text["text"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            ids,
+            u32s(&text["token_ids"]),
+            "token ids of {}",
+            text["name"]
+        );
+        let got = model.token_logprobs(&ids).unwrap();
+        let want = f64s(&text["next_token_logprobs"]);
+        let diffs: Vec<f64> = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (f64::from(*a) - b).abs())
+            .collect();
+        let max = diffs.iter().copied().fold(0.0, f64::max);
+        let total: f64 = got.iter().map(|&x| f64::from(x)).sum();
+        let dtotal = (total - text["total_loglik"].as_f64().unwrap()).abs();
+        eprintln!(
+            "f32 {}: max |Δ| {max:.2e}, mean |Δ| {:.2e}, |Δ total| {dtotal:.2e}",
+            text["name"],
+            diffs.iter().sum::<f64>() / diffs.len() as f64
+        );
+        assert!(max <= 2e-3, "{}: max per-token diff {max}", text["name"]);
+        assert!(dtotal <= 2e-2, "{}: total diff {dtotal}", text["name"]);
+    }
+}
+
+#[test]
+fn f32_weights_reproduce_the_greedy_chat() {
+    let (Some(model), Some(reference)) = (model(WeightFormat::F32), reference()) else {
+        return;
+    };
+    let chat = &reference["chat_greedy"];
+    let prompt = model
+        .tokenizer()
+        .unwrap()
+        .encode(chat["prompt"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(prompt, u32s(&chat["prompt_ids"]));
+    let params = GenerationParams {
+        max_new_tokens: 24,
+        ..Default::default()
+    };
+    let (new, _) = model.generate_ids(&prompt, &params, false).unwrap();
+    assert_eq!(new, u32s(&chat["new_token_ids"]));
+    let text = model.tokenizer().unwrap().decode(&new, false).unwrap();
+    assert_eq!(text, chat["new_text"].as_str().unwrap());
+}
+
+#[test]
+fn quantized_weights_stay_within_the_statistical_bounds() {
+    let (Some(model), Some(reference)) = (model(WeightFormat::Quantized), reference()) else {
+        return;
+    };
+    assert_eq!(model.info().weights, "quantized");
+    for text in reference["texts"].as_array().unwrap() {
+        let ids = u32s(&text["token_ids"]);
+        let got: Vec<f64> = model
+            .token_logprobs(&ids)
+            .unwrap()
+            .iter()
+            .map(|&x| f64::from(x))
+            .collect();
+        let want = f64s(&text["next_token_logprobs"]);
+        let n = want.len() as f64;
+        let mean = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f64>()
+            / n;
+        let max = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let r = pearson(&got, &want);
+        let dtotal = (got.iter().sum::<f64>() - want.iter().sum::<f64>()).abs();
+        eprintln!("quantized {}: mean |Δ| {mean:.3}, max |Δ| {max:.3}, r {r:.4}, |Δ total| {dtotal:.3} over {n} tokens", text["name"]);
+        assert!(
+            mean <= 0.2 && r >= 0.99,
+            "{}: mean {mean}, r {r}",
+            text["name"]
+        );
+        assert!(max <= 2.5, "{}: max {max}", text["name"]);
+        assert!(dtotal <= 0.05 * n, "{}: total diff {dtotal}", text["name"]);
+    }
+    let chat = &reference["chat_greedy"];
+    let margins = f64s(&chat["top1_minus_top2_logit"]);
+    let trusted = margins
+        .iter()
+        .position(|&m| m < 1.0)
+        .unwrap_or(margins.len());
+    let params = GenerationParams {
+        max_new_tokens: trusted,
+        ..Default::default()
+    };
+    let (new, _) = model
+        .generate_ids(&u32s(&chat["prompt_ids"]), &params, false)
+        .unwrap();
+    assert_eq!(new, u32s(&chat["new_token_ids"])[..trusted]);
+}
+
+/// Sixteen requests of mixed lengths, some sharing contexts, from the reference texts.
+fn mixed_jobs(reference: &serde_json::Value) -> Vec<ScoreJob> {
+    let texts: Vec<Vec<u32>> = reference["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| u32s(&t["token_ids"]))
+        .collect();
+    let mut jobs = Vec::new();
+    for (i, cut) in [2usize, 5, 9, 14, 20, 27, 33, 40].iter().enumerate() {
+        let t = &texts[i % texts.len()];
+        jobs.push(ScoreJob {
+            ctx: t[..*cut].to_vec(),
+            cont: t[*cut..(*cut + 3 + i * 2).min(t.len())].to_vec(),
+        });
+        let u = &texts[(i + 1) % texts.len()];
+        jobs.push(ScoreJob {
+            ctx: u[..cut + 1].to_vec(),
+            cont: u[cut + 1..].to_vec(),
+        });
+    }
+    jobs
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from((x - y).abs()))
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn f32_scores_do_not_depend_on_the_batch() {
+    let (Some(model), Some(reference)) = (model(WeightFormat::F32), reference()) else {
+        return;
+    };
+    let jobs = mixed_jobs(&reference);
+    assert_eq!(jobs.len(), 16);
+    let together = model.score(&jobs).unwrap();
+    let mut worst = 0f64;
+    for (job, batched) in jobs.iter().zip(&together) {
+        let alone = model.score(std::slice::from_ref(job)).unwrap().remove(0);
+        worst = worst.max((alone.total() - batched.total()).abs());
+    }
+    eprintln!("f32 alone vs batch of 16: max |Δ total| {worst:.2e}");
+    assert!(worst <= 1e-4, "batch changes a score by {worst}");
+}
+
+#[test]
+fn f32_prefix_sharing_equals_scoring_each_choice_from_scratch() {
+    let (Some(model), Some(_)) = (model(WeightFormat::F32), reference()) else {
+        return;
+    };
+    let worst = prefix_sharing_gap(model);
+    eprintln!("f32 shared prefix vs from scratch: max |Δ| {worst:.2e}");
+    assert!(worst <= 1e-4, "prefix sharing changes a score by {worst}");
+}
+
+/// Largest difference between scoring 4 choices with the shared context computed once and
+/// scoring each (context, choice) alone.
+fn prefix_sharing_gap(model: &CandleModel) -> f64 {
+    let context = "Q: Which planet is known as the red planet?\nA:";
+    let requests: Vec<LoglikelihoodRequest> = [
+        " Mars",
+        " Venus",
+        " Jupiter, the largest planet",
+        " Mercury",
+    ]
+    .iter()
+    .map(|c| LoglikelihoodRequest::new(context, *c))
+    .collect();
+    let shared = model.loglikelihood(&requests).unwrap();
+    let mut worst = 0f64;
+    for (r, s) in requests.iter().zip(&shared) {
+        let alone = model
+            .loglikelihood(std::slice::from_ref(r))
+            .unwrap()
+            .remove(0);
+        worst = worst.max((alone.logprob - s.logprob).abs());
+    }
+    assert!(
+        shared[0].logprob > shared[1].logprob,
+        "Mars should beat Venus"
+    );
+    worst
+}
+
+#[test]
+fn quantized_scores_are_measured_and_repeatable() {
+    let (Some(model), Some(reference)) = (model(WeightFormat::Quantized), reference()) else {
+        return;
+    };
+    let jobs = mixed_jobs(&reference);
+    let first = model.score(&jobs).unwrap();
+    let again = model.score(&jobs).unwrap();
+    for (a, b) in first.iter().zip(&again) {
+        assert_eq!(
+            a.logprobs, b.logprobs,
+            "the same batch must give bit-identical scores"
+        );
+    }
+    let mut worst = 0f64;
+    for (job, batched) in jobs.iter().zip(&first) {
+        let alone = model.score(std::slice::from_ref(job)).unwrap().remove(0);
+        worst = worst.max(max_diff(&alone.logprobs, &batched.logprobs));
+    }
+    eprintln!("quantized alone vs batch of 16: max |Δ| per token {worst:.3}");
+    eprintln!(
+        "quantized shared prefix vs from scratch: max |Δ| {:.3}",
+        prefix_sharing_gap(model)
+    );
+}
