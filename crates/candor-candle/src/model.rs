@@ -244,8 +244,12 @@ impl CandleModel {
             }
             _ => None,
         };
-        let name = files
-            .primary()
+        // A GGUF file names itself; a checkpoint folder is named after the folder.
+        let named = match files {
+            ModelFiles::Gguf(p) => p.as_path(),
+            ModelFiles::Safetensors { dir, .. } => dir.as_path(),
+        };
+        let name = named
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("model")

@@ -6,8 +6,12 @@ use std::path::{Path, PathBuf};
 
 use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use candor_candle::{hub, CandleModel, Error, HubOptions, LoadOptions, ModelFiles, ScoreJob, WeightFormat};
-use candor_core::{GenerateRequest, GenerationParams, LanguageModel, LoglikelihoodRequest, ModelError, Prompt};
+use candor_candle::{
+    hub, CandleModel, Error, HubOptions, LoadOptions, ModelFiles, ScoreJob, WeightFormat,
+};
+use candor_core::{
+    GenerateRequest, GenerationParams, LanguageModel, LoglikelihoodRequest, ModelError, Prompt,
+};
 use common::{shared, smollm2_path};
 
 fn scratch(name: &str) -> PathBuf {
@@ -19,12 +23,18 @@ fn scratch(name: &str) -> PathBuf {
 
 fn tiny_llama() -> Option<CandleModel> {
     let dir = shared()?.join("fixtures/tiny/llama");
-    let opts = LoadOptions { weights: WeightFormat::F32, ..LoadOptions::default() };
+    let opts = LoadOptions {
+        weights: WeightFormat::F32,
+        ..LoadOptions::default()
+    };
     Some(CandleModel::load_files(&hub::local(&dir).unwrap(), &opts).unwrap())
 }
 
 fn load_err(path: &Path) -> Error {
-    match CandleModel::load_files(&ModelFiles::Gguf(path.to_path_buf()), &LoadOptions::default()) {
+    match CandleModel::load_files(
+        &ModelFiles::Gguf(path.to_path_buf()),
+        &LoadOptions::default(),
+    ) {
         Ok(_) => panic!("{} loaded", path.display()),
         Err(e) => e,
     }
@@ -38,21 +48,36 @@ fn truncated_gguf_names_the_file_and_the_cut() {
     let half = dir.join("half.gguf");
     std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
     let msg = load_err(&half).to_string();
-    assert!(msg.contains("half.gguf") && msg.contains("truncated"), "{msg}");
+    assert!(
+        msg.contains("half.gguf") && msg.contains("truncated"),
+        "{msg}"
+    );
     let header = dir.join("header.gguf");
     std::fs::write(&header, &bytes[..4096]).unwrap();
     let msg = load_err(&header).to_string();
-    assert!(msg.contains("header.gguf") && msg.contains("not a usable GGUF"), "{msg}");
+    assert!(
+        msg.contains("header.gguf") && msg.contains("not a usable GGUF"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn unsupported_architecture_is_named() {
     let dir = scratch("arch");
     let path = dir.join("mamba.gguf");
-    let t = QTensor::quantize(&Tensor::zeros((4, 32), candle_core::DType::F32, &Device::Cpu).unwrap(), GgmlDType::F32).unwrap();
+    let t = QTensor::quantize(
+        &Tensor::zeros((4, 32), candle_core::DType::F32, &Device::Cpu).unwrap(),
+        GgmlDType::F32,
+    )
+    .unwrap();
     let arch = gguf_file::Value::String("mamba".into());
     let mut f = std::fs::File::create(&path).unwrap();
-    gguf_file::write(&mut f, &[("general.architecture", &arch)], &[("token_embd.weight", &t)]).unwrap();
+    gguf_file::write(
+        &mut f,
+        &[("general.architecture", &arch)],
+        &[("token_embd.weight", &t)],
+    )
+    .unwrap();
     drop(f);
     let err = load_err(&path);
     assert!(matches!(err, Error::UnsupportedArchitecture { .. }));
@@ -63,8 +88,14 @@ fn unsupported_architecture_is_named() {
 #[test]
 fn text_requests_to_a_model_without_tokenizer_say_what_is_missing() {
     let Some(model) = tiny_llama() else { return };
-    let err = model.loglikelihood(&[LoglikelihoodRequest::new("a", " b")]).unwrap_err().to_string();
-    assert!(err.contains("no tokenizer") && err.contains("tokenizer.json"), "{err}");
+    let err = model
+        .loglikelihood(&[LoglikelihoodRequest::new("a", " b")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no tokenizer") && err.contains("tokenizer.json"),
+        "{err}"
+    );
     // Token ids still work.
     assert_eq!(model.token_logprobs(&[5, 6, 7]).unwrap().len(), 2);
 }
@@ -73,10 +104,33 @@ fn text_requests_to_a_model_without_tokenizer_say_what_is_missing() {
 fn prompt_longer_than_the_context_is_rejected() {
     let Some(model) = tiny_llama() else { return };
     let long: Vec<u32> = (0..300).map(|i| i % 500).collect();
-    let err = model.score(&[ScoreJob { ctx: long[..10].to_vec(), cont: long[10..].to_vec() }]).unwrap_err();
-    assert!(matches!(err, ModelError::ContextTooLong { tokens: 299, max: 256, .. }), "{err}");
-    assert!(model.generate_ids(&long, &GenerationParams::default(), true).is_err());
-    let err = model.score(&[ScoreJob { ctx: vec![1], cont: vec![9999] }]).unwrap_err().to_string();
+    let err = model
+        .score(&[ScoreJob {
+            ctx: long[..10].to_vec(),
+            cont: long[10..].to_vec(),
+        }])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ModelError::ContextTooLong {
+                tokens: 299,
+                max: 256,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(model
+        .generate_ids(&long, &GenerationParams::default(), true)
+        .is_err());
+    let err = model
+        .score(&[ScoreJob {
+            ctx: vec![1],
+            cont: vec![9999],
+        }])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("9999") && err.contains("vocabulary"), "{err}");
 }
 
@@ -85,24 +139,48 @@ fn empty_continuations_and_chat_without_template_are_invalid() {
     let Some(path) = smollm2_path() else { return };
     let model = CandleModel::load_files(&ModelFiles::Gguf(path), &LoadOptions::default()).unwrap();
     let err = model
-        .loglikelihood(&[LoglikelihoodRequest::new("a", " b"), LoglikelihoodRequest::new("Question", "")])
+        .loglikelihood(&[
+            LoglikelihoodRequest::new("a", " b"),
+            LoglikelihoodRequest::new("Question", ""),
+        ])
         .unwrap_err();
-    assert!(matches!(err, ModelError::InvalidRequest { index: 1, .. }), "{err}");
+    assert!(
+        matches!(err, ModelError::InvalidRequest { index: 1, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("continuation is empty"));
     let long = "word ".repeat(9000);
     let err = model
-        .generate(&[GenerateRequest { prompt: Prompt::Text(long), params: GenerationParams::default() }])
+        .generate(&[GenerateRequest {
+            prompt: Prompt::Text(long),
+            params: GenerationParams::default(),
+        }])
         .unwrap_err();
-    assert!(matches!(err, ModelError::ContextTooLong { max: 8192, .. }), "{err}");
+    assert!(
+        matches!(err, ModelError::ContextTooLong { max: 8192, .. }),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_model_offline_says_how_to_provide_it() {
     let dir = scratch("offline");
-    let hub = HubOptions { cache_dir: dir.clone(), offline: true, candor_cache: dir.join("candor"), model_dirs: vec![] };
-    let err = hub::resolve("nobody/no-such-model", &hub).unwrap_err().to_string();
-    assert!(err.contains("nobody/no-such-model") && err.contains("HF_HUB_OFFLINE"), "{err}");
-    let err = hub::resolve("./no/such/file.gguf", &hub).unwrap_err().to_string();
+    let hub = HubOptions {
+        cache_dir: dir.clone(),
+        offline: true,
+        candor_cache: dir.join("candor"),
+        model_dirs: vec![],
+    };
+    let err = hub::resolve("nobody/no-such-model", &hub)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nobody/no-such-model") && err.contains("HF_HUB_OFFLINE"),
+        "{err}"
+    );
+    let err = hub::resolve("./no/such/file.gguf", &hub)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no such file"), "{err}");
     let err = hub::resolve("default", &hub).unwrap_err().to_string();
     assert!(err.contains("offline"), "{err}");
@@ -121,14 +199,33 @@ fn hub_ids_resolve_from_the_hf_cache_layout() {
     for f in ["config.json", "model.safetensors"] {
         std::fs::copy(shared.join("fixtures/tiny/llama").join(f), snap.join(f)).unwrap();
     }
-    let hub = HubOptions { cache_dir: cache.clone(), offline: true, candor_cache: cache.join("c"), model_dirs: vec![] };
-    for spec in ["someone/tiny-llama", &format!("someone/tiny-llama@{commit}")] {
+    let hub = HubOptions {
+        cache_dir: cache.clone(),
+        offline: true,
+        candor_cache: cache.join("c"),
+        model_dirs: vec![],
+    };
+    for spec in [
+        "someone/tiny-llama",
+        &format!("someone/tiny-llama@{commit}"),
+    ] {
         let files = hub::resolve(spec, &hub).unwrap();
-        assert_eq!(files, ModelFiles::Safetensors { dir: snap.clone(), files: vec![snap.join("model.safetensors")] });
+        assert_eq!(
+            files,
+            ModelFiles::Safetensors {
+                dir: snap.clone(),
+                files: vec![snap.join("model.safetensors")]
+            }
+        );
     }
-    let err = hub::resolve("someone/tiny-llama@v2", &hub).unwrap_err().to_string();
+    let err = hub::resolve("someone/tiny-llama@v2", &hub)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("'v2'"), "{err}");
-    let opts = LoadOptions { hub, ..LoadOptions::default() };
+    let opts = LoadOptions {
+        hub,
+        ..LoadOptions::default()
+    };
     let model = CandleModel::load("someone/tiny-llama", &opts).unwrap();
     assert_eq!(model.info().architecture, "llama");
 }
@@ -143,6 +240,9 @@ fn default_model_is_found_in_candor_models_folders() {
         candor_cache: dir.join("c"),
         model_dirs: vec![dir.join("empty"), path.parent().unwrap().to_path_buf()],
     };
-    assert_eq!(hub::resolve("default", &hub).unwrap(), ModelFiles::Gguf(path.clone()));
+    assert_eq!(
+        hub::resolve("default", &hub).unwrap(),
+        ModelFiles::Gguf(path.clone())
+    );
     assert_eq!(hub::sha256_file(&path).unwrap(), hub::DEFAULT_MODEL_SHA256);
 }

@@ -12,10 +12,19 @@ fn texts(shared: &std::path::Path) -> Vec<String> {
     for t in reference["texts"].as_array().unwrap() {
         out.push(t["text"].as_str().unwrap().to_string());
     }
-    out.push(reference["chat_greedy"]["prompt"].as_str().unwrap().to_string());
-    let mut xstest = csv::Reader::from_path(shared.join("datasets/xstest/xstest_prompts.csv")).unwrap();
+    out.push(
+        reference["chat_greedy"]["prompt"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    let mut xstest =
+        csv::Reader::from_path(shared.join("datasets/xstest/xstest_prompts.csv")).unwrap();
     let headers = xstest.headers().unwrap().clone();
-    let col = headers.iter().position(|h| h == "prompt").expect("prompt column");
+    let col = headers
+        .iter()
+        .position(|h| h == "prompt")
+        .expect("prompt column");
     for row in xstest.records() {
         out.push(row.unwrap()[col].to_string());
     }
@@ -29,12 +38,20 @@ fn texts(shared: &std::path::Path) -> Vec<String> {
             }
         }
     }
-    let mut tqa = csv::Reader::from_path(shared.join("datasets/truthfulqa/TruthfulQA.csv")).unwrap();
+    let mut tqa =
+        csv::Reader::from_path(shared.join("datasets/truthfulqa/TruthfulQA.csv")).unwrap();
     let headers = tqa.headers().unwrap().clone();
     for row in tqa.records() {
         let row = row.unwrap();
         for (h, v) in headers.iter().zip(row.iter()) {
-            if ["Question", "Best Answer", "Correct Answers", "Incorrect Answers"].contains(&h) {
+            if [
+                "Question",
+                "Best Answer",
+                "Correct Answers",
+                "Incorrect Answers",
+            ]
+            .contains(&h)
+            {
                 out.push(v.to_string());
             }
         }
@@ -44,18 +61,29 @@ fn texts(shared: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn gguf_tokenizer_matches_transformers_on_every_evaluated_text() {
-    let (Some(shared), Some(model)) = (shared(), smollm2_path()) else { return };
+    let (Some(shared), Some(model)) = (shared(), smollm2_path()) else {
+        return;
+    };
     let ours = TextTokenizer::from_gguf_file(&model).unwrap();
-    let theirs = TextTokenizer::from_file(&shared.join("fixtures/smollm2/tokenizer/tokenizer.json")).unwrap();
+    let theirs =
+        TextTokenizer::from_file(&shared.join("fixtures/smollm2/tokenizer/tokenizer.json"))
+            .unwrap();
     let texts = texts(&shared);
     assert!(texts.len() > 3000, "only {} texts", texts.len());
     for text in &texts {
-        assert_eq!(ours.encode(text).unwrap(), theirs.encode(text).unwrap(), "{text:?}");
+        assert_eq!(
+            ours.encode(text).unwrap(),
+            theirs.encode(text).unwrap(),
+            "{text:?}"
+        );
     }
     assert_eq!(ours.bos, Some(1));
     assert_eq!(ours.eos, vec![2]);
     assert!(!ours.add_bos);
     // Round trip, special tokens included.
     let chat = "<|im_start|>user\nBonjour, ça va ? 2024 👋<|im_end|>\n";
-    assert_eq!(ours.decode(&ours.encode(chat).unwrap(), false).unwrap(), chat);
+    assert_eq!(
+        ours.decode(&ours.encode(chat).unwrap(), false).unwrap(),
+        chat
+    );
 }

@@ -1,1 +1,279 @@
-fn main() {}
+//! `candor`: evaluate open language models from the command line.
+//!
+//! A thin layer over the library crates: every command parses its flags, calls the library, and
+//! prints. Errors carry context for the user; the library returns typed errors.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use candor_candle::{parse_device, set_threads, CandleModel, LoadOptions, WeightFormat};
+use candor_core::{ChatMessage, GenerateRequest, GenerationParams, LanguageModel, Prompt};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "candor",
+    version,
+    about = "Evaluate open language models for safety and multilingual ability"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show a model's architecture, size, quantization, context and chat template.
+    Info {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the log-probability of every token of a text (after the first).
+    Logprobs {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// File whose text is scored.
+        #[arg(long, conflicts_with_all = ["text", "ids"])]
+        text_file: Option<PathBuf>,
+        /// Text to score.
+        #[arg(long, conflicts_with = "ids")]
+        text: Option<String>,
+        /// Token ids to score, comma-separated (for models without a tokenizer).
+        #[arg(long, value_delimiter = ',')]
+        ids: Option<Vec<u32>>,
+        /// Print JSON: one object per token and the total.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate text from a prompt.
+    Generate {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long)]
+        prompt: String,
+        /// Send the prompt as a user message through the model's chat template.
+        #[arg(long)]
+        chat: bool,
+        #[arg(long, default_value_t = 128)]
+        max_new_tokens: usize,
+        /// 0 decodes greedily.
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f64,
+        #[arg(long, default_value_t = 0)]
+        top_k: usize,
+        #[arg(long, default_value_t = 1.0)]
+        top_p: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Stop when the text contains this string (repeatable).
+        #[arg(long)]
+        stop: Vec<String>,
+    },
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// A .gguf file, a model folder, a Hub id (owner/name[@rev][:file]) or `default`.
+    #[arg(long, short, default_value = "default", env = "CANDOR_MODEL")]
+    model: String,
+    /// Weight representation: auto, quantized, f32, f16 or bf16.
+    #[arg(long, default_value = "auto")]
+    weights: WeightFormat,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// CPU threads for the kernels (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Memory the weights may take, in GiB (default: half of the available memory).
+    #[arg(long)]
+    memory_budget_gib: Option<f64>,
+}
+
+impl ModelArgs {
+    fn load(&self) -> Result<CandleModel> {
+        if let Some(n) = self.threads {
+            set_threads(n);
+        }
+        let opts = LoadOptions {
+            weights: self.weights,
+            device: parse_device(&self.device)?,
+            memory_budget: self
+                .memory_budget_gib
+                .map(|g| (g * (1u64 << 30) as f64) as u64),
+            ..LoadOptions::default()
+        };
+        let started = std::time::Instant::now();
+        let model = CandleModel::load(&self.model, &opts)
+            .with_context(|| format!("cannot load model '{}'", self.model))?;
+        eprintln!(
+            "loaded {} ({}, {} weights) in {:.1}s",
+            model.info().name,
+            model.info().architecture,
+            model.info().weights,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(model)
+    }
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Info { model, json } => info(&model.load()?, json),
+        Command::Logprobs {
+            model,
+            text_file,
+            text,
+            ids,
+            json,
+        } => {
+            let model = model.load()?;
+            let ids = match (text_file, text, ids) {
+                (_, _, Some(ids)) => ids,
+                (Some(path), _, _) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    model.tokenizer()?.encode(&text)?
+                }
+                (None, Some(text), None) => model.tokenizer()?.encode(&text)?,
+                (None, None, None) => bail!("give --text-file, --text or --ids"),
+            };
+            logprobs(&model, &ids, json)
+        }
+        Command::Generate {
+            model,
+            prompt,
+            chat,
+            max_new_tokens,
+            temperature,
+            top_k,
+            top_p,
+            seed,
+            stop,
+        } => {
+            let model = model.load()?;
+            let prompt = if chat {
+                Prompt::Chat(vec![ChatMessage::user(prompt)])
+            } else {
+                Prompt::Text(prompt)
+            };
+            let params = GenerationParams {
+                max_new_tokens,
+                temperature,
+                top_k,
+                top_p,
+                seed,
+                stop,
+            };
+            let started = std::time::Instant::now();
+            let out = model
+                .generate(&[GenerateRequest { prompt, params }])?
+                .remove(0);
+            println!("{}", out.text);
+            eprintln!(
+                "[{} tokens, finish: {:?}, {:.1} tok/s]",
+                out.num_tokens,
+                out.finish_reason,
+                out.num_tokens as f64 / started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn info(model: &CandleModel, json: bool) -> Result<()> {
+    let i = model.info();
+    if json {
+        println!("{}", serde_json::to_string_pretty(i)?);
+        return Ok(());
+    }
+    let types: Vec<String> = i
+        .tensor_types
+        .iter()
+        .map(|(t, n)| format!("{t} × {n}"))
+        .collect();
+    let rows = [
+        ("model", i.name.clone()),
+        ("path", i.path.display().to_string()),
+        ("architecture", i.architecture.clone()),
+        (
+            "parameters",
+            format!("{} ({:.1} M)", i.parameters, i.parameters as f64 / 1e6),
+        ),
+        ("stored tensors", types.join(", ")),
+        ("weights in memory", i.weights.clone()),
+        ("context length", i.context_length.to_string()),
+        ("vocabulary", i.vocab_size.to_string()),
+        ("layers", i.layers.to_string()),
+        ("hidden size", i.hidden_size.to_string()),
+        (
+            "attention heads",
+            format!("{} (KV heads {})", i.heads, i.kv_heads),
+        ),
+        (
+            "bos / eos",
+            format!("{:?} / {:?} (BOS added: {})", i.bos, i.eos, i.add_bos),
+        ),
+    ];
+    for (k, v) in rows {
+        println!("{k:<18} {v}");
+    }
+    match &i.chat_template {
+        Some(t) => println!("{:<18}\n{t}", "chat template"),
+        None => println!("{:<18} none", "chat template"),
+    }
+    Ok(())
+}
+
+fn logprobs(model: &CandleModel, ids: &[u32], json: bool) -> Result<()> {
+    if ids.len() < 2 {
+        bail!("need at least two tokens to score (got {})", ids.len());
+    }
+    let lps = model.token_logprobs(ids)?;
+    let token = |id: u32| model.tokenizer().ok().and_then(|t| t.token(id));
+    let total: f64 = lps.iter().map(|&l| f64::from(l)).sum();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let tokens: Vec<serde_json::Value> = ids[1..]
+            .iter()
+            .zip(&lps)
+            .map(|(&id, &lp)| serde_json::json!({"id": id, "token": token(id), "logprob": lp}))
+            .collect();
+        let doc = serde_json::json!({
+            "model": model.info().name,
+            "weights": model.info().weights,
+            "first_token": {"id": ids[0], "token": token(ids[0])},
+            "tokens": tokens,
+            "total": total,
+            "num_scored_tokens": lps.len(),
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        for (&id, &lp) in ids[1..].iter().zip(&lps) {
+            writeln!(
+                out,
+                "{id:>7} {:>10.4} {}",
+                lp,
+                token(id).unwrap_or_default()
+            )?;
+        }
+        writeln!(
+            out,
+            "total {total:.4} over {} tokens ({:.4} nats/token)",
+            lps.len(),
+            -total / lps.len() as f64
+        )?;
+    }
+    Ok(())
+}

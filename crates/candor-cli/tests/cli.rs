@@ -1,0 +1,161 @@
+//! The `candor` binary, driven as a user drives it.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn shared() -> Option<PathBuf> {
+    let dir = std::env::var_os("CANDOR_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    if dir.join("fixtures").is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "shared data missing at {}",
+        dir.display()
+    );
+    eprintln!("skipping: no shared data at {}", dir.display());
+    None
+}
+
+fn candor(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .expect("candor runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn logprobs_json_matches_the_smollm2_reference() {
+    let Some(shared) = shared() else { return };
+    let model = shared.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let reference =
+        json(&std::fs::read_to_string(shared.join("fixtures/smollm2/reference.json")).unwrap());
+    let text = &reference["texts"][0];
+    let file = std::env::temp_dir().join(format!("candor-cli-{}.txt", std::process::id()));
+    std::fs::write(&file, text["text"].as_str().unwrap()).unwrap();
+    let (ok, out, err) = candor(&[
+        "logprobs",
+        "--model",
+        model.to_str().unwrap(),
+        "--text-file",
+        file.to_str().unwrap(),
+        "--weights",
+        "f32",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let doc = json(&out);
+    let tokens = doc["tokens"].as_array().unwrap();
+    let want = text["next_token_logprobs"].as_array().unwrap();
+    assert_eq!(tokens.len(), want.len());
+    for ((t, w), id) in tokens
+        .iter()
+        .zip(want)
+        .zip(text["token_ids"].as_array().unwrap().iter().skip(1))
+    {
+        assert_eq!(&t["id"], id);
+        assert!((t["logprob"].as_f64().unwrap() - w.as_f64().unwrap()).abs() <= 2e-3);
+    }
+    assert_eq!(doc["tokens"][0]["token"], text["tokens"][1]);
+    assert!(
+        (doc["total"].as_f64().unwrap() - text["total_loglik"].as_f64().unwrap()).abs() <= 2e-2
+    );
+}
+
+#[test]
+fn logprobs_takes_token_ids_for_models_without_tokenizer() {
+    let Some(shared) = shared() else { return };
+    let dir = shared.join("fixtures/tiny/llama");
+    let expected = json(&std::fs::read_to_string(dir.join("expected.json")).unwrap());
+    let seq = &expected["sequences"][1];
+    let ids: Vec<String> = seq["input_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    let (ok, out, err) = candor(&[
+        "logprobs",
+        "--model",
+        dir.to_str().unwrap(),
+        "--ids",
+        &ids.join(","),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let doc = json(&out);
+    for (t, w) in doc["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(seq["next_token_logprobs"].as_array().unwrap())
+    {
+        assert!((t["logprob"].as_f64().unwrap() - w.as_f64().unwrap()).abs() <= 1e-4);
+        assert!(t["token"].is_null());
+    }
+}
+
+#[test]
+fn info_and_greedy_chat_generation() {
+    let Some(shared) = shared() else { return };
+    let model = shared.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let model = model.to_str().unwrap();
+    let (ok, out, err) = candor(&["info", "--model", model, "--json"]);
+    assert!(ok, "{err}");
+    let info = json(&out);
+    assert_eq!(info["architecture"], "llama");
+    assert_eq!(info["context_length"], 8192);
+    assert_eq!(info["parameters"], 134515008);
+    assert!(info["chat_template"]
+        .as_str()
+        .unwrap()
+        .contains("<|im_start|>"));
+    assert_eq!(info["tensor_types"][0], serde_json::json!(["Q4_1", 210]));
+
+    let (ok, out, err) = candor(&[
+        "generate",
+        "--model",
+        model,
+        "--chat",
+        "--prompt",
+        "What is the capital of France?",
+        "--max-new-tokens",
+        "20",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "The capital of France is Paris.");
+    assert!(err.contains("finish: Eos"), "{err}");
+}
+
+#[test]
+fn user_errors_are_reported_without_panics() {
+    let (ok, _, err) = candor(&["logprobs", "--model", "/no/such/model.gguf", "--text", "x"]);
+    assert!(
+        !ok && err.contains("no such file") && !err.contains("panicked"),
+        "{err}"
+    );
+    let (ok, _, err) = candor(&[
+        "generate",
+        "--device",
+        "cuda:0",
+        "--model",
+        "/no/such.gguf",
+        "--prompt",
+        "x",
+    ]);
+    assert!(!ok && !err.contains("panicked"), "{err}");
+    let (ok, _, err) = candor(&["info", "--weights", "int3"]);
+    assert!(!ok && err.contains("int3"), "{err}");
+}
