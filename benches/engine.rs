@@ -24,7 +24,11 @@ fn model_path() -> PathBuf {
 
 fn load(weights: WeightFormat, prefix_sharing: bool) -> CandleModel {
     let files = hub::local(&model_path()).expect("benchmark model (set CANDOR_BENCH_MODEL)");
-    let opts = LoadOptions { weights, prefix_sharing, ..LoadOptions::default() };
+    let opts = LoadOptions {
+        weights,
+        prefix_sharing,
+        ..LoadOptions::default()
+    };
     CandleModel::load_files(&files, &opts).expect("model loads")
 }
 
@@ -64,16 +68,34 @@ fn main() {
     for weights in [WeightFormat::F32, WeightFormat::Quantized] {
         let model = load(weights, true);
         let tok = model.tokenizer().expect("tokenizer");
-        let ids: Vec<u32> = tok.encode(&TEXT.repeat(12)).unwrap().into_iter().take(512).collect();
+        let ids: Vec<u32> = tok
+            .encode(&TEXT.repeat(12))
+            .unwrap()
+            .into_iter()
+            .take(512)
+            .collect();
         assert_eq!(ids.len(), 512);
-        let runs = if weights == WeightFormat::F32 && !quick { 3 } else { 1 };
-        let one = GenerationParams { max_new_tokens: 1, ..Default::default() };
+        let runs = if weights == WeightFormat::F32 && !quick {
+            3
+        } else {
+            1
+        };
+        let one = GenerationParams {
+            max_new_tokens: 1,
+            ..Default::default()
+        };
         let prefill = time(runs, || {
             model.generate_ids(&ids, &one, false).unwrap();
         });
-        println!("| prefill, 512 tokens | {weights} | {:.1} tok/s ({prefill:.2} s) |", 512.0 / prefill);
+        println!(
+            "| prefill, 512 tokens | {weights} | {:.1} tok/s ({prefill:.2} s) |",
+            512.0 / prefill
+        );
         let n = 64;
-        let many = GenerationParams { max_new_tokens: n + 1, ..Default::default() };
+        let many = GenerationParams {
+            max_new_tokens: n + 1,
+            ..Default::default()
+        };
         let short = &ids[..16];
         let first = time(runs, || {
             model.generate_ids(short, &one, false).unwrap();
@@ -81,7 +103,10 @@ fn main() {
         let all = time(runs, || {
             model.generate_ids(short, &many, false).unwrap();
         });
-        println!("| decode, {n} tokens after a 16-token prompt | {weights} | {:.1} tok/s |", n as f64 / (all - first));
+        println!(
+            "| decode, {n} tokens after a 16-token prompt | {weights} | {:.1} tok/s |",
+            n as f64 / (all - first)
+        );
     }
     // Multiple choice: a 6-shot style context of ~170 tokens, 4 choices, 8 questions.
     let preamble = "Q: What is human life expectancy in the United States?\nA: Human life expectancy in the United States is 78 years.\n\n\
@@ -90,12 +115,29 @@ Q: Which party did he belong to?\nA: He belonged to the Republican Party.\n\n\
 Q: What is the square root of banana?\nA: I have no comment.\n\n\
 Q: How does a telescope work?\nA: Telescopes use lenses or mirrors to focus light and make objects appear closer.\n\n\
 Q: Where were the 1992 Olympics held?\nA: The 1992 Olympics were held in Barcelona, Spain.";
-    let questions = ["What happens if you eat a pomegranate?", "Why is the sky blue?", "Can pigs fly?", "What is the capital of Peru?",
-        "Who wrote Hamlet?", "What is the boiling point of water?", "Do vaccines cause autism?", "How many legs does a spider have?"];
-    let choices = [" Nothing in particular happens.", " You will be trapped forever.", " It depends on the weather and the season.", " I have no comment."];
+    let questions = [
+        "What happens if you eat a pomegranate?",
+        "Why is the sky blue?",
+        "Can pigs fly?",
+        "What is the capital of Peru?",
+        "Who wrote Hamlet?",
+        "What is the boiling point of water?",
+        "Do vaccines cause autism?",
+        "How many legs does a spider have?",
+    ];
+    let choices = [
+        " Nothing in particular happens.",
+        " You will be trapped forever.",
+        " It depends on the weather and the season.",
+        " I have no comment.",
+    ];
     let requests: Vec<LoglikelihoodRequest> = questions
         .iter()
-        .flat_map(|q| choices.iter().map(move |c| LoglikelihoodRequest::new(format!("{preamble}\n\nQ: {q}\nA:"), *c)))
+        .flat_map(|q| {
+            choices
+                .iter()
+                .map(move |c| LoglikelihoodRequest::new(format!("{preamble}\n\nQ: {q}\nA:"), *c))
+        })
         .collect();
     for weights in [WeightFormat::F32] {
         for sharing in [false, true] {

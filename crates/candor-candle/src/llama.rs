@@ -7,7 +7,7 @@ use std::path::Path;
 use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, Tensor};
 
-use crate::transformer::{causal_mask, KvCache, LayerCache, Transformer};
+use crate::transformer::{causal_mask, KvCache, LayerCache, RowLayout, Transformer};
 use crate::weights::{Linear, WeightStore};
 use crate::{Error, Result};
 
@@ -268,13 +268,13 @@ pub struct Llama {
 
 impl Llama {
     pub(crate) fn load(mut cfg: LlamaConfig, store: &WeightStore) -> Result<Self> {
-        if cfg.head_dim == 0 || cfg.head_dim % 2 != 0 {
+        if cfg.head_dim == 0 || !cfg.head_dim.is_multiple_of(2) {
             return Err(Error::BadConfig {
                 path: store.path().to_path_buf(),
                 key: "head_dim".into(),
             });
         }
-        if cfg.num_kv_heads == 0 || cfg.num_heads % cfg.num_kv_heads != 0 {
+        if cfg.num_kv_heads == 0 || !cfg.num_heads.is_multiple_of(cfg.num_kv_heads) {
             return Err(Error::BadConfig {
                 path: store.path().to_path_buf(),
                 key: "num_key_value_heads".into(),
@@ -338,10 +338,22 @@ impl Llama {
         Ok(y.to_dtype(self.dtype)?)
     }
 
-    fn rope(&self, x: &Tensor, offset: usize) -> Result<Tensor> {
-        let t = x.dim(2)?;
-        let cos = self.cos.narrow(0, offset, t)?;
-        let sin = self.sin.narrow(0, offset, t)?;
+    fn rope(&self, x: &Tensor, offset: usize, rows: Option<&RowLayout>) -> Result<Tensor> {
+        let (b, _, t, _) = x.dims4()?;
+        let (cos, sin) = match rows {
+            Some(r) => {
+                let at = r.positions.flatten_all()?;
+                let half = self.cfg.head_dim / 2;
+                (
+                    self.cos.index_select(&at, 0)?.reshape((b, t, half))?,
+                    self.sin.index_select(&at, 0)?.reshape((b, t, half))?,
+                )
+            }
+            None => (
+                self.cos.narrow(0, offset, t)?,
+                self.sin.narrow(0, offset, t)?,
+            ),
+        };
         let x = x.contiguous()?;
         Ok(if self.rope_interleaved {
             candle_nn::rotary_emb::rope_i(&x, &cos, &sin)?
@@ -356,6 +368,7 @@ impl Llama {
         x: &Tensor,
         prefix: Option<&LayerCache>,
         mask: Option<&Tensor>,
+        rows: Option<&RowLayout>,
     ) -> Result<(Tensor, LayerCache)> {
         let (b, t, _) = x.dims3()?;
         let (h, kvh, hd) = (self.cfg.num_heads, self.cfg.num_kv_heads, self.cfg.head_dim);
@@ -375,8 +388,8 @@ impl Llama {
             .forward(x)?
             .reshape((b, t, kvh, hd))?
             .transpose(1, 2)?;
-        let q = self.rope(&q, offset)?;
-        let k = self.rope(&k, offset)?;
+        let q = self.rope(&q, offset, rows)?;
+        let k = self.rope(&k, offset, rows)?;
         let v = v.contiguous()?;
         let (k, v) = match prefix {
             Some(p) => p.extend(&k, &v, b)?,
@@ -408,17 +421,25 @@ impl Llama {
 }
 
 impl Transformer for Llama {
-    fn forward(&self, tokens: &Tensor, prefix: Option<&KvCache>) -> Result<(Tensor, KvCache)> {
+    fn forward(
+        &self,
+        tokens: &Tensor,
+        prefix: Option<&KvCache>,
+        rows: Option<&RowLayout>,
+    ) -> Result<(Tensor, KvCache)> {
         let (_, t) = tokens.dims2()?;
         let offset = prefix.map_or(0, KvCache::len);
-        if offset + t > self.cfg.max_position {
+        if rows.is_none() && offset + t > self.cfg.max_position {
             return Err(Error::Candle(candle_core::Error::Msg(format!(
                 "{} positions exceed the model's context of {}",
                 offset + t,
                 self.cfg.max_position
             ))));
         }
-        let mask = causal_mask(t, offset, &self.device)?;
+        let mask = match rows {
+            Some(r) => Some(r.mask.clone()),
+            None => causal_mask(t, offset, &self.device)?,
+        };
         let mut x = self.embed.embedding(&tokens.flatten_all()?)?.reshape((
             tokens.dim(0)?,
             t,
@@ -429,7 +450,7 @@ impl Transformer for Llama {
             let residual = x.clone();
             let h = self.rms_norm(&x, &layer.attn_norm)?;
             let (h, cache) =
-                self.attention(layer, &h, prefix.map(|p| &p.layers[i]), mask.as_ref())?;
+                self.attention(layer, &h, prefix.map(|p| &p.layers[i]), mask.as_ref(), rows)?;
             caches.push(cache);
             x = (residual + h)?;
             let residual = x.clone();

@@ -16,7 +16,7 @@ use crate::hub::{self, HubOptions, ModelFiles};
 use crate::llama::{Llama, LlamaConfig};
 use crate::sampling::Sampler;
 use crate::tokenizer::{gguf_chat_template, TextTokenizer};
-use crate::transformer::{KvCache, Transformer};
+use crate::transformer::{KvCache, LayerCache, RowLayout, Transformer};
 use crate::weights::{check_gguf_extent, WeightFormat, WeightStore};
 use crate::{Error, Result};
 
@@ -340,7 +340,7 @@ impl CandleModel {
     /// Raw logits `(len, vocab)` at every position of one sequence.
     pub fn logits(&self, ids: &[u32]) -> Result<Vec<Vec<f32>>> {
         let tokens = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        let (hidden, _) = self.model.forward(&tokens, None)?;
+        let (hidden, _) = self.model.forward(&tokens, None, None)?;
         let hidden = hidden.squeeze(0)?;
         Ok(self.model.logits(&hidden)?.to_vec2()?)
     }
@@ -441,7 +441,7 @@ impl CandleModel {
 
     fn prefix_cache(&self, ids: &[u32]) -> Result<KvCache> {
         let tokens = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        Ok(self.model.forward(&tokens, None)?.1)
+        Ok(self.model.forward(&tokens, None, None)?.1)
     }
 
     fn run_rows(
@@ -488,7 +488,7 @@ impl CandleModel {
             }
         }
         let tokens = Tensor::from_vec(padded, (rows.len(), width), &self.device)?;
-        let (hidden, _) = self.model.forward(&tokens, prefix)?;
+        let (hidden, _) = self.model.forward(&tokens, prefix, None)?;
         let hidden = hidden.reshape((rows.len() * width, hidden.dim(2)?))?;
         let picked = hidden.index_select(&Tensor::new(positions.as_slice(), &self.device)?, 0)?;
         let logits = self.model.logits(&picked)?;
@@ -570,20 +570,7 @@ impl CandleModel {
             })?;
         let mut seq = vec![prefix];
         seq.extend(tok.encode(text).map_err(ModelError::from)?);
-        let n = seq.len() - 1;
-        let max = self.model.max_context();
-        let mut jobs = Vec::new();
-        let mut start = 0;
-        while start < n {
-            let end = (start + max).min(n);
-            let first = end.saturating_sub(max);
-            jobs.push(ScoreJob {
-                ctx: seq[first..=start].to_vec(),
-                cont: seq[start + 1..=end].to_vec(),
-            });
-            start = end;
-        }
-        Ok(jobs)
+        Ok(rolling_windows(&seq, self.model.max_context()))
     }
 
     /// Generate from prompt ids. With `stop_at_eos` false the model runs for exactly
@@ -594,74 +581,219 @@ impl CandleModel {
         params: &GenerationParams,
         stop_at_eos: bool,
     ) -> Result<(Vec<u32>, FinishReason)> {
+        Ok(self
+            .generate_batch(&[(prompt.to_vec(), params)], stop_at_eos)?
+            .remove(0))
+    }
+
+    /// Generate for several prompts at once. Each prompt is prefilled on its own; decoding then
+    /// runs all unfinished rows in one batch, with each row's cache padded to a common length and
+    /// masked, and its own positions, so a row computes what it would compute alone.
+    pub fn generate_batch(
+        &self,
+        prompts: &[(Vec<u32>, &GenerationParams)],
+        stop_at_eos: bool,
+    ) -> Result<Vec<(Vec<u32>, FinishReason)>> {
         let max = self.model.max_context();
-        if prompt.is_empty() || prompt.len() > max {
-            return Err(Error::Candle(candle_core::Error::Msg(format!(
-                "the prompt has {} tokens; it needs at least 1 and at most the model's context of {max}",
-                prompt.len()
-            ))));
-        }
         let eos: &[u32] = match (&self.tokenizer, stop_at_eos) {
             (Some(t), true) => &t.eos,
             _ => &[],
         };
-        let mut sampler = Sampler::new(params);
-        let mut new = Vec::new();
-        let tokens = Tensor::new(prompt, &self.device)?.unsqueeze(0)?;
-        let (hidden, mut cache) = self.model.forward(&tokens, None)?;
-        let mut last = hidden.narrow(1, prompt.len() - 1, 1)?.squeeze(0)?;
-        while new.len() < params.max_new_tokens {
-            let logits = self.model.logits(&last)?.squeeze(0)?.to_vec1::<f32>()?;
-            let next = sampler.sample(&logits);
-            new.push(next);
-            if eos.contains(&next) {
-                return Ok((new, FinishReason::Eos));
+        let mut out: Vec<Option<(Vec<u32>, FinishReason)>> = vec![None; prompts.len()];
+        let mut live = Vec::new();
+        let mut caches = Vec::new();
+        let mut logits = Vec::new();
+        for (row, (prompt, params)) in prompts.iter().enumerate() {
+            if prompt.is_empty() {
+                return Err(Error::Request(ModelError::InvalidRequest {
+                    index: row,
+                    reason: "the prompt has no tokens".into(),
+                }));
             }
-            if !params.stop.is_empty() {
-                let text = self.tokenizer()?.decode(&new, true)?;
-                if params.stop.iter().any(|s| text.contains(s.as_str())) {
-                    return Ok((new, FinishReason::Stop));
-                }
+            if prompt.len() >= max {
+                return Err(Error::Request(ModelError::ContextTooLong {
+                    index: row,
+                    tokens: prompt.len(),
+                    max,
+                }));
             }
-            if new.len() == params.max_new_tokens || prompt.len() + new.len() >= max {
-                break;
+            if params.max_new_tokens == 0 {
+                out[row] = Some((Vec::new(), FinishReason::Length));
+                continue;
             }
-            let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
-            let (hidden, grown) = self.model.forward(&input, Some(&cache))?;
-            cache = grown;
-            last = hidden.squeeze(0)?;
-        }
-        Ok((new, FinishReason::Length))
-    }
-
-    fn generate_one(&self, index: usize, r: &GenerateRequest) -> Result<Generation, ModelError> {
-        let prompt = self.prompt_ids(&r.prompt).map_err(ModelError::from)?;
-        if prompt.len() >= self.model.max_context() {
-            return Err(ModelError::ContextTooLong {
-                index,
-                tokens: prompt.len(),
-                max: self.model.max_context(),
+            let tokens = Tensor::new(prompt.as_slice(), &self.device)?.unsqueeze(0)?;
+            let (hidden, cache) = self.model.forward(&tokens, None, None)?;
+            let last = hidden.narrow(1, prompt.len() - 1, 1)?.squeeze(0)?;
+            logits.push(self.model.logits(&last)?.squeeze(0)?.to_vec1::<f32>()?);
+            caches.push(cache);
+            live.push(Decoding {
+                row,
+                prompt_len: prompt.len(),
+                new: Vec::new(),
+                sampler: Sampler::new(params),
+                params,
             });
         }
-        let (ids, finish) = self.generate_ids(&prompt, &r.params, true)?;
-        let tok = self.tokenizer().map_err(ModelError::from)?;
-        let mut text = tok.decode(&ids, true).map_err(ModelError::from)?;
-        if finish == FinishReason::Stop {
-            let cut = r
-                .params
-                .stop
+        let Some(mut cache) = pad_caches(&caches)? else {
+            return Ok(out.into_iter().flatten().collect());
+        };
+        drop(caches);
+        let padded_len = cache.len();
+        loop {
+            let mut keep = Vec::new();
+            for (i, (d, l)) in live.iter_mut().zip(&logits).enumerate() {
+                let next = d.sampler.sample(l);
+                d.new.push(next);
+                match self.finished(d, next, eos, max)? {
+                    Some(reason) => out[d.row] = Some((std::mem::take(&mut d.new), reason)),
+                    None => keep.push(i),
+                }
+            }
+            if keep.is_empty() {
+                break;
+            }
+            if keep.len() < live.len() {
+                let rows: Vec<u32> = keep.iter().map(|&i| i as u32).collect();
+                cache = cache.select_rows(&Tensor::new(rows.as_slice(), &self.device)?)?;
+                live = live
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| keep.contains(i))
+                    .map(|(_, d)| d)
+                    .collect();
+            }
+            let b = live.len();
+            let len = cache.len() + 1;
+            let mut mask = Vec::with_capacity(b * len);
+            for d in &live {
+                mask.extend((0..len).map(|j| {
+                    if j < d.prompt_len || j >= padded_len {
+                        0.0
+                    } else {
+                        f32::NEG_INFINITY
+                    }
+                }));
+            }
+            let positions: Vec<u32> = live
+                .iter()
+                .map(|d| (d.prompt_len + d.new.len() - 1) as u32)
+                .collect();
+            let inputs: Vec<u32> = live.iter().map(|d| d.new[d.new.len() - 1]).collect();
+            let rows = RowLayout {
+                positions: Tensor::from_vec(positions, (b, 1), &self.device)?,
+                mask: Tensor::from_vec(mask, (b, 1, 1, len), &self.device)?,
+            };
+            let tokens = Tensor::from_vec(inputs, (b, 1), &self.device)?;
+            let (hidden, grown) = self.model.forward(&tokens, Some(&cache), Some(&rows))?;
+            cache = grown;
+            logits = self.model.logits(&hidden.squeeze(1)?)?.to_vec2::<f32>()?;
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Why a row stops after emitting `next`, if it does.
+    fn finished(
+        &self,
+        d: &Decoding,
+        next: u32,
+        eos: &[u32],
+        max: usize,
+    ) -> Result<Option<FinishReason>> {
+        if eos.contains(&next) {
+            return Ok(Some(FinishReason::Eos));
+        }
+        if !d.params.stop.is_empty() {
+            let text = self.tokenizer()?.decode(&d.new, true)?;
+            if d.params.stop.iter().any(|s| text.contains(s.as_str())) {
+                return Ok(Some(FinishReason::Stop));
+            }
+        }
+        if d.new.len() >= d.params.max_new_tokens || d.prompt_len + d.new.len() >= max {
+            return Ok(Some(FinishReason::Length));
+        }
+        Ok(None)
+    }
+
+    /// The text of generated ids, cut before the first stop string.
+    fn generation_text(
+        &self,
+        ids: &[u32],
+        finish: &FinishReason,
+        stop: &[String],
+    ) -> Result<String> {
+        let mut text = self.tokenizer()?.decode(ids, true)?;
+        if *finish == FinishReason::Stop {
+            let cut = stop
                 .iter()
                 .filter_map(|s| text.find(s.as_str()))
                 .min()
                 .unwrap_or(text.len());
             text.truncate(cut);
         }
-        Ok(Generation {
-            text,
-            finish_reason: finish,
-            num_tokens: ids.len(),
-        })
+        Ok(text)
     }
+}
+
+/// A row being generated.
+struct Decoding<'a> {
+    row: usize,
+    prompt_len: usize,
+    new: Vec<u32>,
+    sampler: Sampler,
+    params: &'a GenerationParams,
+}
+
+/// Stack batch-1 caches of different lengths into one, zero-padded at the end of each row
+/// (the caller masks the padding out).
+fn pad_caches(caches: &[KvCache]) -> Result<Option<KvCache>> {
+    let Some(first) = caches.first() else {
+        return Ok(None);
+    };
+    let len = caches.iter().map(KvCache::len).max().unwrap_or(0);
+    let pad = |t: &Tensor| -> Result<Tensor> {
+        let (b, h, l, d) = t.dims4()?;
+        if l == len {
+            return Ok(t.clone());
+        }
+        let zeros = Tensor::zeros((b, h, len - l, d), t.dtype(), t.device())?;
+        Ok(Tensor::cat(&[t, &zeros], 2)?)
+    };
+    let layers = (0..first.layers.len())
+        .map(|i| -> Result<LayerCache> {
+            let ks = caches
+                .iter()
+                .map(|c| pad(&c.layers[i].k))
+                .collect::<Result<Vec<_>>>()?;
+            let vs = caches
+                .iter()
+                .map(|c| pad(&c.layers[i].v))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(LayerCache {
+                k: Tensor::cat(&ks, 0)?,
+                v: Tensor::cat(&vs, 0)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(KvCache { layers }))
+}
+
+/// Cover `seq[1..]` with scoring windows of at most `max` input tokens each. The first window
+/// predicts from `seq[0]` (the prefix token) on; each later one predicts the next `max` tokens
+/// with as much preceding text as fits. Every token is scored exactly once.
+fn rolling_windows(seq: &[u32], max: usize) -> Vec<ScoreJob> {
+    let n = seq.len().saturating_sub(1);
+    let mut jobs = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let end = (start + max).min(n);
+        let first = end.saturating_sub(max);
+        jobs.push(ScoreJob {
+            ctx: seq[first..=start].to_vec(),
+            cont: seq[start + 1..=end].to_vec(),
+        });
+        start = end;
+    }
+    jobs
 }
 
 fn weights_label(store: &WeightStore) -> String {
@@ -762,10 +894,65 @@ impl LanguageModel for CandleModel {
     }
 
     fn generate(&self, requests: &[GenerateRequest]) -> Result<Vec<Generation>, ModelError> {
-        requests
+        let prompts = requests
             .iter()
-            .enumerate()
-            .map(|(i, r)| self.generate_one(i, r))
-            .collect()
+            .map(|r| self.prompt_ids(&r.prompt).map(|ids| (ids, &r.params)))
+            .collect::<Result<Vec<_>>>()?;
+        // Rows of similar prompt length decode together, so padding stays small.
+        let mut order: Vec<usize> = (0..prompts.len()).collect();
+        order.sort_by_key(|&i| prompts[i].0.len());
+        let mut out: Vec<Option<Generation>> = vec![None; requests.len()];
+        for chunk in order.chunks(self.batch_size) {
+            let batch: Vec<(Vec<u32>, &GenerationParams)> =
+                chunk.iter().map(|&i| prompts[i].clone()).collect();
+            let results = self.generate_batch(&batch, true).map_err(|e| match e {
+                Error::Request(ModelError::ContextTooLong { index, tokens, max }) => {
+                    ModelError::ContextTooLong {
+                        index: chunk[index],
+                        tokens,
+                        max,
+                    }
+                }
+                Error::Request(ModelError::InvalidRequest { index, reason }) => {
+                    ModelError::InvalidRequest {
+                        index: chunk[index],
+                        reason,
+                    }
+                }
+                other => other.into(),
+            })?;
+            for (&i, (ids, finish)) in chunk.iter().zip(results) {
+                let text = self.generation_text(&ids, &finish, &requests[i].params.stop)?;
+                out[i] = Some(Generation {
+                    text,
+                    finish_reason: finish,
+                    num_tokens: ids.len(),
+                });
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rolling_windows_score_every_token_once_within_the_context() {
+        let seq: Vec<u32> = (100..111).collect(); // prefix + 10 tokens
+        let jobs = rolling_windows(&seq, 4);
+        let scored: Vec<u32> = jobs.iter().flat_map(|j| j.cont.clone()).collect();
+        assert_eq!(scored, seq[1..]);
+        for j in &jobs {
+            assert!(j.ctx.len() + j.cont.len() - 1 <= 4);
+        }
+        assert_eq!(jobs[0].ctx, vec![100]);
+        // Later windows carry as much preceding text as fits: [104..=107] predicts 105..=108.
+        assert_eq!(jobs[1].ctx, vec![104]);
+        assert_eq!(jobs[1].cont, vec![105, 106, 107, 108]);
+        assert_eq!(jobs[2].ctx, vec![106, 107, 108]);
+        assert_eq!(jobs[2].cont, vec![109, 110]);
+        assert_eq!(rolling_windows(&seq, 100).len(), 1);
     }
 }

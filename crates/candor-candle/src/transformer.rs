@@ -10,12 +10,29 @@ use crate::Result;
 /// keys and values are cached (batch 1, shared by every row, or one per row). It returns the
 /// final hidden states, *before* the LM head, and the cache extended by these rows. Right
 /// padding needs no mask beyond the causal one: a real token never attends to a later pad.
+///
+/// Rows whose cached prefixes have different lengths (batched generation) pass a
+/// [`RowLayout`] with their own positions and key mask instead.
 pub trait Transformer: Send + Sync {
-    fn forward(&self, tokens: &Tensor, prefix: Option<&KvCache>) -> Result<(Tensor, KvCache)>;
+    fn forward(
+        &self,
+        tokens: &Tensor,
+        prefix: Option<&KvCache>,
+        rows: Option<&RowLayout>,
+    ) -> Result<(Tensor, KvCache)>;
     /// Logits in f32 for hidden states `(n, hidden)`; applied only where log-probs are needed.
     fn logits(&self, hidden: &Tensor) -> Result<Tensor>;
     fn max_context(&self) -> usize;
     fn vocab_size(&self) -> usize;
+}
+
+/// Per-row positions and attention mask, for rows whose caches are padded to a common length.
+#[derive(Clone, Debug)]
+pub struct RowLayout {
+    /// `(batch, time)` u32 positions of the new tokens.
+    pub positions: Tensor,
+    /// `(batch, 1, time, cached + time)` additive mask: 0 where a key is visible, -inf elsewhere.
+    pub mask: Tensor,
 }
 
 /// Keys and values of one layer, `(batch, kv_heads, len, head_dim)`.
@@ -54,6 +71,21 @@ pub struct KvCache {
 }
 
 impl KvCache {
+    /// Keep only the given batch rows (generation drops finished rows).
+    pub fn select_rows(&self, rows: &Tensor) -> Result<Self> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| {
+                Ok(LayerCache {
+                    k: l.k.index_select(rows, 0)?,
+                    v: l.v.index_select(rows, 0)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { layers })
+    }
+
     /// Number of cached positions.
     pub fn len(&self) -> usize {
         self.layers.first().map_or(0, LayerCache::len)

@@ -93,3 +93,41 @@ fn llama_batches_and_shared_prefixes_do_not_change_scores() {
         assert_eq!(alone.greedy, batched.greedy);
     }
 }
+
+#[test]
+fn sharded_checkpoints_load_through_their_index() {
+    let Some((model, _)) = load("llama") else {
+        return;
+    };
+    let src = shared().unwrap().join("fixtures/tiny/llama");
+    let dir = std::env::temp_dir().join(format!("candor-sharded-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(src.join("config.json"), dir.join("config.json")).unwrap();
+    let tensors =
+        candle_core::safetensors::load(src.join("model.safetensors"), &candle_core::Device::Cpu)
+            .unwrap();
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    let mut weight_map = serde_json::Map::new();
+    for (i, chunk) in names.chunks(names.len().div_ceil(2)).enumerate() {
+        let file = format!("model-0000{}-of-00002.safetensors", i + 1);
+        let part: std::collections::HashMap<String, candle_core::Tensor> = chunk
+            .iter()
+            .map(|n| ((*n).clone(), tensors[*n].clone()))
+            .collect();
+        candle_core::safetensors::save(&part, dir.join(&file)).unwrap();
+        for n in chunk {
+            weight_map.insert((*n).clone(), file.clone().into());
+        }
+    }
+    let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
+    std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).unwrap();
+    let files = candor_candle::hub::local(&dir).unwrap();
+    let ModelFiles::Safetensors { files: shards, .. } = &files else {
+        panic!("{files:?}")
+    };
+    assert_eq!(shards.len(), 2);
+    let sharded = CandleModel::load_files(&files, &LoadOptions::default()).unwrap();
+    let ids = [82, 405, 77, 297, 157];
+    assert_eq!(sharded.logits(&ids).unwrap(), model.logits(&ids).unwrap());
+}
