@@ -1,11 +1,10 @@
 //! Choosing the next token: greedy, or seeded sampling with temperature, top-k and top-p.
 
-use candor_core::GenerationParams;
+use candor_core::{GenerationParams, SplitMix64};
 
-/// A seeded token sampler. The generator is SplitMix64, written out here so that a seed gives
-/// the same text on every platform and with every version of candor's dependencies.
+/// A seeded token sampler: the same seed gives the same text on every platform.
 pub struct Sampler {
-    state: u64,
+    rng: SplitMix64,
     temperature: f64,
     top_k: usize,
     top_p: f64,
@@ -14,20 +13,11 @@ pub struct Sampler {
 impl Sampler {
     pub fn new(params: &GenerationParams) -> Self {
         Self {
-            state: params.seed,
+            rng: SplitMix64::new(params.seed),
             temperature: params.temperature,
             top_k: params.top_k,
             top_p: params.top_p,
         }
-    }
-
-    fn next_f64(&mut self) -> f64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// The next token for these logits.
@@ -58,7 +48,7 @@ impl Sampler {
             probs.truncate(keep);
         }
         let total: f64 = probs.iter().map(|p| p.1).sum();
-        let mut u = self.next_f64() * total;
+        let mut u = self.rng.next_f64() * total;
         for &(id, p) in &probs {
             if u < p {
                 return id;

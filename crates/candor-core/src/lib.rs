@@ -1,5 +1,7 @@
-//! candor's vocabulary: the requests an evaluation sends to a model, the answers it gets back,
-//! and the [`LanguageModel`] trait every backend implements.
+//! candor's vocabulary and engine room: the requests an evaluation sends to a model, the
+//! answers it gets back, the [`LanguageModel`] trait every backend implements, the [`Task`]
+//! trait every benchmark implements, metrics with their standard errors, and the [`run`]ner
+//! that connects them.
 //!
 //! The three request kinds are those of EleutherAI's lm-evaluation-harness, so that its tasks
 //! port directly:
@@ -26,11 +28,24 @@
 //! }
 //! ```
 
+pub mod metrics;
 mod request;
+mod rng;
+pub mod runner;
+mod task;
 
 pub use request::{
     ChatMessage, FinishReason, GenerateRequest, Generation, GenerationParams, Loglikelihood,
     LoglikelihoodRequest, Prompt, Request, Response, RollingLoglikelihood, RollingRequest,
+};
+pub use rng::SplitMix64;
+pub use runner::{
+    run, MetricValue, RunConfig, RunError, RunOutput, ScoredSample, SuiteResult, TaskResult,
+    Timings,
+};
+pub use task::{
+    DataFile, DatasetInfo, Sample, Scorer, ScorerOutput, Task, TaskData, TaskError, TaskInfo,
+    TaskOptions,
 };
 
 /// Why a model could not answer a batch.
