@@ -395,13 +395,17 @@ impl CandleModel {
             });
             groups[g].1.push(i);
         }
+        // Neighbouring contexts then share their longest prefixes (see `prefix_cache`).
+        groups.sort_by(|a, b| a.0.cmp(b.0));
         let mut out: Vec<Option<TokenScores>> = vec![None; jobs.len()];
         let mut singles = Vec::new();
+        let mut previous: Option<(Vec<u32>, KvCache)> = None;
         for (ctx, members) in groups {
             if self.prefix_sharing && members.len() > 1 && ctx.len() > 1 {
                 // The context minus its last token is computed once; each row then starts with
                 // that last token, whose output predicts the continuation's first token.
-                let cache = self.prefix_cache(&ctx[..ctx.len() - 1])?;
+                let shared = &ctx[..ctx.len() - 1];
+                let cache = self.prefix_cache(shared, previous.as_ref())?;
                 let rows: Vec<Row> = members
                     .iter()
                     .map(|&i| {
@@ -417,6 +421,7 @@ impl CandleModel {
                     })
                     .collect();
                 self.run_rows(rows, Some(&cache), &mut out)?;
+                previous = Some((shared.to_vec(), cache));
             } else {
                 singles.extend(members.into_iter().map(|i| {
                     let job = &jobs[i];
@@ -439,9 +444,24 @@ impl CandleModel {
             .collect()
     }
 
-    fn prefix_cache(&self, ids: &[u32]) -> Result<KvCache> {
-        let tokens = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        Ok(self.model.forward(&tokens, None, None)?.1)
+    /// The KV cache of `ids`, reusing the part it shares with the previous group's context
+    /// (few-shot preambles repeat across questions; callers sort requests by context so that
+    /// such groups are neighbours).
+    fn prefix_cache(&self, ids: &[u32], previous: Option<&(Vec<u32>, KvCache)>) -> Result<KvCache> {
+        /// Shorter common prefixes are not worth a separate pass.
+        const MIN_REUSE: usize = 16;
+        let reuse = previous.and_then(|(prev, cache)| {
+            let common = prev.iter().zip(ids).take_while(|(a, b)| a == b).count();
+            // At least one new token must run to produce the cache of `ids`.
+            let common = common.min(ids.len() - 1);
+            (common >= MIN_REUSE).then_some((common, cache))
+        });
+        let (start, head) = match reuse {
+            Some((common, cache)) => (common, Some(cache.truncate(common)?)),
+            None => (0, None),
+        };
+        let tokens = Tensor::new(&ids[start..], &self.device)?.unsqueeze(0)?;
+        Ok(self.model.forward(&tokens, head.as_ref(), None)?.1)
     }
 
     fn run_rows(

@@ -86,6 +86,21 @@ impl KvCache {
         Ok(Self { layers })
     }
 
+    /// The cache of the first `len` positions.
+    pub fn truncate(&self, len: usize) -> Result<Self> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| {
+                Ok(LayerCache {
+                    k: l.k.narrow(2, 0, len)?,
+                    v: l.v.narrow(2, 0, len)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { layers })
+    }
+
     /// Number of cached positions.
     pub fn len(&self) -> usize {
         self.layers.first().map_or(0, LayerCache::len)

@@ -213,15 +213,25 @@ fn f32_prefix_sharing_equals_scoring_each_choice_from_scratch() {
 /// Largest difference between scoring 4 choices with the shared context computed once and
 /// scoring each (context, choice) alone.
 fn prefix_sharing_gap(model: &CandleModel) -> f64 {
-    let context = "Q: Which planet is known as the red planet?\nA:";
-    let requests: Vec<LoglikelihoodRequest> = [
+    // Two questions after one preamble: each question's choices share its context, and the
+    // second context reuses the preamble computed for the first.
+    let preamble = "Q: What is the boiling point of water at sea level?\nA: 100 degrees Celsius.\n\nQ: Who wrote Hamlet?\nA: William Shakespeare wrote Hamlet.\n\n";
+    let choices = [
         " Mars",
         " Venus",
         " Jupiter, the largest planet",
         " Mercury",
+    ];
+    let requests: Vec<LoglikelihoodRequest> = [
+        "Which planet is known as the red planet?",
+        "Which planet is closest to the sun?",
     ]
     .iter()
-    .map(|c| LoglikelihoodRequest::new(context, *c))
+    .flat_map(|q| {
+        choices
+            .iter()
+            .map(move |c| LoglikelihoodRequest::new(format!("{preamble}Q: {q}\nA:"), *c))
+    })
     .collect();
     let shared = model.loglikelihood(&requests).unwrap();
     let mut worst = 0f64;
@@ -232,10 +242,6 @@ fn prefix_sharing_gap(model: &CandleModel) -> f64 {
             .remove(0);
         worst = worst.max((alone.logprob - s.logprob).abs());
     }
-    assert!(
-        shared[0].logprob > shared[1].logprob,
-        "Mars should beat Venus"
-    );
     worst
 }
 

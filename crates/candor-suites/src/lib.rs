@@ -1,1 +1,105 @@
+//! The benchmark suites candor ships, and their catalog.
+//!
+//! A suite is a named group of tasks over one dataset. Tasks read their data from a
+//! [`DataDir`] and never call a model: the runner answers their requests.
+//!
+//! ```no_run
+//! use candor_data::DataDir;
+//!
+//! let data = DataDir::locate(None)?;
+//! let tasks = candor_suites::tasks(&["xcopa", "truthfulqa_mc"], &data)?;
+//! assert_eq!(tasks.len(), 12); // 11 XCOPA languages + TruthfulQA
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+mod choice;
+mod truthfulqa;
+mod xcopa;
+mod xstest;
+
+use std::sync::Arc;
+
+use candor_core::{DatasetInfo, Task};
+use candor_data::DataDir;
+
+/// A suite in the catalog.
+pub struct SuiteSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub tags: &'static [&'static str],
+    pub languages: &'static [&'static str],
+    pub dataset: fn() -> DatasetInfo,
+    build: fn(&DataDir) -> Vec<Arc<dyn Task>>,
+}
+
+impl SuiteSpec {
+    /// The suite's tasks, reading from `data`.
+    pub fn tasks(&self, data: &DataDir) -> Vec<Arc<dyn Task>> {
+        (self.build)(data)
+    }
+}
+
+/// Every built-in suite.
+pub fn catalog() -> Vec<SuiteSpec> {
+    vec![truthfulqa::spec(), xcopa::spec(), xstest::spec()]
+}
+
+/// A suite name that is not in the catalog.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown suite '{name}' (known suites: {known})")]
+pub struct UnknownSuite {
+    pub name: String,
+    pub known: String,
+}
+
+/// The tasks of the named suites, in the order given.
+pub fn tasks(names: &[&str], data: &DataDir) -> Result<Vec<Arc<dyn Task>>, UnknownSuite> {
+    let catalog = catalog();
+    let mut out = Vec::new();
+    for name in names {
+        let spec = catalog
+            .iter()
+            .find(|s| s.name == *name)
+            .ok_or_else(|| UnknownSuite {
+                name: name.to_string(),
+                known: catalog
+                    .iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        out.extend(spec.tasks(data));
+    }
+    Ok(out)
+}
+
+fn dataset(name: &str, license: &str, source: &str, flags: &[&str]) -> DatasetInfo {
+    DatasetInfo {
+        name: name.into(),
+        license: license.into(),
+        flags: flags.iter().map(|f| f.to_string()).collect(),
+        source: source.into(),
+        files: Vec::new(),
+    }
+}
+
+fn data_error(e: candor_data::DataError) -> candor_core::TaskError {
+    candor_core::TaskError::Data(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_suites_are_named_with_the_known_ones() {
+        let err = tasks(&["xcopa", "nope"], &DataDir::new("/nonexistent"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            err,
+            "unknown suite 'nope' (known suites: truthfulqa_mc, xcopa, xstest)"
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! XCOPA: causal commonsense in 11 languages. The premise (without its final full stop) is
+//! joined to each alternative by the language's own word for "because" (cause questions) or
+//! "therefore" (effect questions), as in lm-evaluation-harness.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use candor_core::{Response, Sample, SplitMix64, Task, TaskData, TaskError, TaskInfo, TaskOptions};
+use candor_data::{DataDir, Row};
+use serde_json::json;
+
+use crate::{choice, data_error, dataset, SuiteSpec};
+
+/// (language, "because", "therefore").
+pub const CONNECTIVES: &[(&str, &str, &str)] = &[
+    ("et", "sest", "seetõttu"),
+    ("ht", "poukisa", "donk sa"),
+    ("id", "karena", "maka"),
+    ("it", "perché", "quindi"),
+    ("qu", "imataq", "chaymi"),
+    ("sw", "kwa sababu", "kwa hiyo"),
+    ("ta", "காரணமாக", "எனவே"),
+    ("th", "เพราะ", "ดังนั้น"),
+    ("tr", "çünkü", "bu yüzden"),
+    ("vi", "bởi vì", "vì vậy"),
+    ("zh", "因为", "所以"),
+];
+
+pub fn spec() -> SuiteSpec {
+    SuiteSpec {
+        name: "xcopa",
+        description: "XCOPA: choose the more plausible cause or effect, in 11 languages",
+        tags: &["multilingual", "reasoning", "multiple_choice"],
+        languages: &[
+            "et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh",
+        ],
+        dataset: || {
+            dataset(
+                "xcopa",
+                "CC-BY-4.0",
+                "https://github.com/cambridgeltl/xcopa",
+                &[],
+            )
+        },
+        build: |data| {
+            CONNECTIVES
+                .iter()
+                .map(|&(lang, because, therefore)| {
+                    Arc::new(Xcopa::new(data.clone(), lang, because, therefore)) as Arc<dyn Task>
+                })
+                .collect()
+        },
+    }
+}
+
+pub struct Xcopa {
+    data: DataDir,
+    lang: &'static str,
+    because: &'static str,
+    therefore: &'static str,
+    info: TaskInfo,
+}
+
+impl Xcopa {
+    pub fn new(
+        data: DataDir,
+        lang: &'static str,
+        because: &'static str,
+        therefore: &'static str,
+    ) -> Self {
+        let s = spec();
+        Self {
+            data,
+            lang,
+            because,
+            therefore,
+            info: TaskInfo {
+                name: format!("xcopa_{lang}"),
+                suite: s.name.into(),
+                description: s.description.into(),
+                tags: s.tags.iter().map(|t| t.to_string()).collect(),
+                languages: vec![lang.into()],
+                dataset: (s.dataset)(),
+            },
+        }
+    }
+
+    /// (context, [continuation 1, continuation 2], gold index) of one row.
+    fn prompt(&self, row: &Row) -> Result<(String, Vec<String>, usize), TaskError> {
+        let premise = row.str("premise").map_err(data_error)?.trim();
+        let connective = match row.str("question").map_err(data_error)? {
+            "cause" => self.because,
+            "effect" => self.therefore,
+            other => {
+                return Err(TaskError::Data(format!(
+                    "{}:{}: field 'question': expected cause or effect, found '{other}'",
+                    row.file, row.line
+                )))
+            }
+        };
+        let mut chars = premise.chars();
+        chars.next_back();
+        let context = format!("{} {connective}", chars.as_str());
+        let choices = ["choice1", "choice2"]
+            .iter()
+            .map(|f| {
+                Ok(format!(
+                    " {}",
+                    lowercase_first(row.str(f).map_err(data_error)?)
+                ))
+            })
+            .collect::<Result<Vec<_>, TaskError>>()?;
+        let gold = row.int("label").map_err(data_error)?;
+        if !(0..=1).contains(&gold) {
+            return Err(TaskError::Data(format!(
+                "{}:{}: field 'label': expected 0 or 1, found {gold}",
+                row.file, row.line
+            )));
+        }
+        Ok((context, choices, gold as usize))
+    }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+impl Task for Xcopa {
+    fn info(&self) -> &TaskInfo {
+        &self.info
+    }
+
+    fn load(&self, options: &TaskOptions) -> Result<TaskData, TaskError> {
+        let lang = self.lang;
+        let (rows, test) = self
+            .data
+            .jsonl(&format!("xcopa/data/{lang}/test.{lang}.jsonl"))
+            .map_err(data_error)?;
+        let mut files = vec![test];
+        // Few-shot examples come from the validation split, drawn with the run's seed.
+        let k = options.num_fewshot.unwrap_or(0);
+        let mut shots = String::new();
+        if k > 0 {
+            let (val, file) = self
+                .data
+                .jsonl(&format!("xcopa/data/{lang}/val.{lang}.jsonl"))
+                .map_err(data_error)?;
+            files.push(file);
+            let mut order: Vec<usize> = (0..val.len()).collect();
+            SplitMix64::new(options.seed).shuffle(&mut order);
+            for &i in order.iter().take(k) {
+                let (context, choices, gold) = self.prompt(&val[i])?;
+                shots.push_str(&format!("{context}{}\n\n", choices[gold]));
+            }
+        }
+        let mut samples = Vec::new();
+        for row in rows.iter().take(options.limit.unwrap_or(usize::MAX)) {
+            let (context, choices, gold) = self.prompt(row)?;
+            let context = format!("{shots}{context}");
+            samples.push(Sample {
+                id: row
+                    .int("idx")
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|_| row.line.to_string()),
+                prompt: context.clone(),
+                requests: choice::requests(&context, &choices),
+                groups: BTreeMap::new(),
+                target: json!({"gold": gold, "choices": choices}),
+            });
+        }
+        Ok(TaskData { samples, files })
+    }
+
+    fn score(
+        &self,
+        sample: &Sample,
+        responses: &[Response],
+    ) -> Result<BTreeMap<String, f64>, TaskError> {
+        let lls = choice::logliks(&self.info.name, sample, responses)?;
+        let gold = sample.target["gold"].as_u64().unwrap_or(0) as usize;
+        let bytes: Vec<usize> = sample.target["choices"]
+            .as_array()
+            .map(|a| a.iter().map(|c| c.as_str().map_or(1, str::len)).collect())
+            .unwrap_or_default();
+        Ok(BTreeMap::from([
+            ("acc".to_string(), candor_core::metrics::acc(&lls, gold)),
+            (
+                "acc_norm".to_string(),
+                candor_core::metrics::acc_norm(&lls, &bytes, gold),
+            ),
+        ]))
+    }
+}
