@@ -109,14 +109,23 @@ impl TokenScores {
     }
 }
 
-/// One row of a forward pass: `tokens` go in, and the outputs at `start..start + targets.len()`
-/// are scored against `targets`.
+/// Jobs that share a context.
+struct Group<'a> {
+    ctx: &'a [u32],
+    members: Vec<usize>,
+}
+
+/// One row of a forward pass: `tokens` (the context's last token, then the continuation but
+/// its last token) go in after the group's cached prefix; outputs are scored against `targets`.
 struct Row {
     job: usize,
+    group: usize,
     tokens: Vec<u32>,
-    start: usize,
     targets: Vec<u32>,
 }
+
+/// Padded tokens per forward pass, so that long rows do not blow up memory.
+const TOKEN_BUDGET: usize = 8192;
 
 fn available_memory() -> u64 {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
@@ -368,8 +377,8 @@ impl CandleModel {
         }
     }
 
-    /// Score token-level jobs in batches, sharing each context computed once among the
-    /// continuations that follow it.
+    /// Score token-level jobs in batches. Jobs with the same context form a group whose context
+    /// is computed once; groups run together, each row reading its own group's cache.
     pub fn score(&self, jobs: &[ScoreJob]) -> Result<Vec<TokenScores>, ModelError> {
         let max = self.model.max_context();
         for (index, job) in jobs.iter().enumerate() {
@@ -386,67 +395,109 @@ impl CandleModel {
             self.check_ids(index, &job.ctx)?;
             self.check_ids(index, &job.cont)?;
         }
-        let mut groups: Vec<(&[u32], Vec<usize>)> = Vec::new();
+        let mut groups: Vec<Group> = Vec::new();
         let mut by_ctx: HashMap<&[u32], usize> = HashMap::new();
         for (i, job) in jobs.iter().enumerate() {
-            let g = *by_ctx.entry(&job.ctx).or_insert_with(|| {
-                groups.push((&job.ctx, Vec::new()));
-                groups.len() - 1
-            });
-            groups[g].1.push(i);
+            let g = match by_ctx.get(job.ctx.as_slice()) {
+                Some(&g) if self.prefix_sharing => g,
+                _ => {
+                    by_ctx.insert(&job.ctx, groups.len());
+                    groups.push(Group {
+                        ctx: &job.ctx,
+                        members: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            };
+            groups[g].members.push(i);
         }
-        // Neighbouring contexts then share their longest prefixes (see `prefix_cache`).
-        groups.sort_by(|a, b| a.0.cmp(b.0));
+        // Neighbouring contexts then share their longest prefixes.
+        groups.sort_by(|a, b| a.ctx.cmp(b.ctx));
         let mut out: Vec<Option<TokenScores>> = vec![None; jobs.len()];
-        let mut singles = Vec::new();
-        let mut previous: Option<(Vec<u32>, KvCache)> = None;
-        for (ctx, members) in groups {
-            if self.prefix_sharing && members.len() > 1 && ctx.len() > 1 {
-                // The context minus its last token is computed once; each row then starts with
-                // that last token, whose output predicts the continuation's first token.
-                let shared = &ctx[..ctx.len() - 1];
-                let cache = self.prefix_cache(shared, previous.as_ref())?;
-                let rows: Vec<Row> = members
-                    .iter()
-                    .map(|&i| {
-                        let cont = &jobs[i].cont;
-                        let mut tokens = vec![ctx[ctx.len() - 1]];
-                        tokens.extend_from_slice(&cont[..cont.len() - 1]);
-                        Row {
-                            job: i,
-                            tokens,
-                            start: 0,
-                            targets: cont.clone(),
-                        }
-                    })
-                    .collect();
-                self.run_rows(rows, Some(&cache), &mut out)?;
-                previous = Some((shared.to_vec(), cache));
-            } else {
-                singles.extend(members.into_iter().map(|i| {
-                    let job = &jobs[i];
-                    let mut tokens = job.ctx.clone();
-                    tokens.extend_from_slice(&job.cont[..job.cont.len() - 1]);
-                    Row {
-                        job: i,
-                        tokens,
-                        start: job.ctx.len() - 1,
-                        targets: job.cont.clone(),
-                    }
-                }));
+        let mut previous = None;
+        let mut start = 0;
+        while start < groups.len() {
+            // Take groups while their rows fit in a batch and their tokens in the budget.
+            let (mut end, mut rows, mut width, mut prefix) = (start, 0, 0, 0);
+            while end < groups.len() {
+                let g = &groups[end];
+                let r = rows + g.members.len();
+                let w = g.members.iter().map(|&i| jobs[i].cont.len()).fold(width, usize::max);
+                let p = prefix.max(g.ctx.len());
+                if end > start && (r > self.batch_size || r * w + (end - start + 1) * p > TOKEN_BUDGET) {
+                    break;
+                }
+                (rows, width, prefix) = (r, w, p);
+                end += 1;
             }
+            self.score_groups(jobs, &groups[start..end], &mut previous, &mut out)
+                .map_err(ModelError::from)?;
+            start = end;
         }
-        // Longest first, so that rows of a batch have similar lengths and little padding.
-        singles.sort_by(|a, b| b.tokens.len().cmp(&a.tokens.len()).then(a.job.cmp(&b.job)));
-        self.run_rows(singles, None, &mut out)?;
         out.into_iter()
             .map(|s| s.ok_or_else(|| ModelError::Backend("a job was not scored".into())))
             .collect()
     }
 
+    /// Score the jobs of a few groups: their contexts (minus the last token) run once, the part
+    /// all of them share first, then every continuation row on top of its group's cache.
+    fn score_groups(
+        &self,
+        jobs: &[ScoreJob],
+        groups: &[Group],
+        previous: &mut Option<(Vec<u32>, KvCache)>,
+        out: &mut [Option<TokenScores>],
+    ) -> Result<()> {
+        let prefixes: Vec<&[u32]> = groups.iter().map(|g| &g.ctx[..g.ctx.len() - 1]).collect();
+        let common = prefixes
+            .iter()
+            .map(|p| p.iter().zip(prefixes[0]).take_while(|(a, b)| a == b).count())
+            .min()
+            .unwrap_or(0);
+        let head = if common > 0 {
+            let cache = self.prefix_cache(&prefixes[0][..common], previous.as_ref())?;
+            *previous = Some((prefixes[0][..common].to_vec(), cache.clone()));
+            Some(cache)
+        } else {
+            None
+        };
+        let rest = prefixes.iter().map(|p| p.len() - common).max().unwrap_or(0);
+        let cache = if rest > 0 {
+            let mut padded = Vec::with_capacity(groups.len() * rest);
+            for p in &prefixes {
+                padded.extend_from_slice(&p[common..]);
+                padded.resize(padded.len() + rest - (p.len() - common), 0);
+            }
+            let tokens = Tensor::from_vec(padded, (groups.len(), rest), &self.device)?;
+            Some(self.model.forward(&tokens, head.as_ref(), None)?.1)
+        } else {
+            head
+        };
+        let rows: Vec<Row> = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(g, group)| {
+                group.members.iter().map(move |&i| {
+                    let cont = &jobs[i].cont;
+                    let mut tokens = vec![group.ctx[group.ctx.len() - 1]];
+                    tokens.extend_from_slice(&cont[..cont.len() - 1]);
+                    Row {
+                        job: i,
+                        group: g,
+                        tokens,
+                        targets: cont.clone(),
+                    }
+                })
+            })
+            .collect();
+        for chunk in rows.chunks(self.batch_size) {
+            self.run_batch(chunk, &prefixes, cache.as_ref(), out)?;
+        }
+        Ok(())
+    }
+
     /// The KV cache of `ids`, reusing the part it shares with the previous group's context
-    /// (few-shot preambles repeat across questions; callers sort requests by context so that
-    /// such groups are neighbours).
+    /// (few-shot preambles repeat across questions, and sorted contexts make them neighbours).
     fn prefix_cache(&self, ids: &[u32], previous: Option<&(Vec<u32>, KvCache)>) -> Result<KvCache> {
         /// Shorter common prefixes are not worth a separate pass.
         const MIN_REUSE: usize = 16;
@@ -464,52 +515,66 @@ impl CandleModel {
         Ok(self.model.forward(&tokens, head.as_ref(), None)?.1)
     }
 
-    fn run_rows(
-        &self,
-        rows: Vec<Row>,
-        prefix: Option<&KvCache>,
-        out: &mut [Option<TokenScores>],
-    ) -> Result<(), ModelError> {
-        // Cap the padded tokens per pass so long rows do not blow up memory.
-        const TOKEN_BUDGET: usize = 8192;
-        let mut start = 0;
-        while start < rows.len() {
-            let longest = rows[start].tokens.len();
-            let fit = (TOKEN_BUDGET / longest.max(1)).clamp(1, self.batch_size);
-            let end = (start + fit).min(rows.len());
-            let width = rows[start..end]
-                .iter()
-                .map(|r| r.tokens.len())
-                .max()
-                .unwrap_or(0);
-            self.run_batch(&rows[start..end], width, prefix, out)
-                .map_err(ModelError::from)?;
-            start = end;
-        }
-        Ok(())
-    }
-
+    /// One forward pass over right-padded rows, each after its group's cached prefix
+    /// (`cache` holds one row per group, or one row shared by all), scoring every target.
     fn run_batch(
         &self,
         rows: &[Row],
-        width: usize,
-        prefix: Option<&KvCache>,
+        prefixes: &[&[u32]],
+        cache: Option<&KvCache>,
         out: &mut [Option<TokenScores>],
     ) -> Result<()> {
-        let mut padded = Vec::with_capacity(rows.len() * width);
+        let b = rows.len();
+        let width = rows.iter().map(|r| r.tokens.len()).max().unwrap_or(0);
+        let mut padded = Vec::with_capacity(b * width);
         let mut positions = Vec::new();
         let mut targets = Vec::new();
         for (r, row) in rows.iter().enumerate() {
             padded.extend_from_slice(&row.tokens);
             padded.resize((r + 1) * width, 0);
             for (j, &t) in row.targets.iter().enumerate() {
-                positions.push((r * width + row.start + j) as u32);
+                positions.push((r * width + j) as u32);
                 targets.push(t);
             }
         }
-        let tokens = Tensor::from_vec(padded, (rows.len(), width), &self.device)?;
-        let (hidden, _) = self.model.forward(&tokens, prefix, None)?;
-        let hidden = hidden.reshape((rows.len() * width, hidden.dim(2)?))?;
+        let tokens = Tensor::from_vec(padded, (b, width), &self.device)?;
+        let (hidden, _) = match cache {
+            None => self.model.forward(&tokens, None, None)?,
+            Some(cache) => {
+                let cached = cache.len();
+                let per_group = cache.layers[0].k.dim(0)? > 1;
+                let cache = if per_group {
+                    let idx: Vec<u32> = rows.iter().map(|r| r.group as u32).collect();
+                    cache.select_rows(&Tensor::new(idx.as_slice(), &self.device)?)?
+                } else {
+                    cache.clone()
+                };
+                // Row r sees its own prefix, not the padding after it, then its own tokens
+                // causally; its positions continue from its prefix.
+                let mut mask = Vec::with_capacity(b * width * (cached + width));
+                let mut pos = Vec::with_capacity(b * width);
+                for row in rows {
+                    let valid = prefixes[row.group].len();
+                    for j in 0..width {
+                        pos.push((valid + j) as u32);
+                        mask.extend((0..cached + width).map(|k| {
+                            let visible = if k < cached { k < valid } else { k - cached <= j };
+                            if visible {
+                                0.0
+                            } else {
+                                f32::NEG_INFINITY
+                            }
+                        }));
+                    }
+                }
+                let layout = RowLayout {
+                    positions: Tensor::from_vec(pos, (b, width), &self.device)?,
+                    mask: Tensor::from_vec(mask, (b, 1, width, cached + width), &self.device)?,
+                };
+                self.model.forward(&tokens, Some(&cache), Some(&layout))?
+            }
+        };
+        let hidden = hidden.reshape((b * width, hidden.dim(2)?))?;
         let picked = hidden.index_select(&Tensor::new(positions.as_slice(), &self.device)?, 0)?;
         let logits = self.model.logits(&picked)?;
         let logprobs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;

@@ -7,8 +7,12 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use candor_candle::{parse_device, set_threads, CandleModel, LoadOptions, WeightFormat};
-use candor_core::{ChatMessage, GenerateRequest, GenerationParams, LanguageModel, Prompt};
+use candor_candle::{hub, parse_device, set_threads, CandleModel, LoadOptions, WeightFormat};
+use candor_core::{
+    ChatMessage, GenerateRequest, GenerationParams, LanguageModel, Prompt, RunConfig, TaskOptions,
+};
+use candor_data::DataDir;
+use candor_report::{Environment, ModelRecord, Report};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -24,6 +28,37 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Evaluate a model on benchmark suites and write report.json, samples.jsonl and report.md.
+    Run {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Comma-separated suite names (see `candor list`).
+        #[arg(long, value_delimiter = ',', default_value = "truthfulqa_mc,xcopa,xstest")]
+        suites: Vec<String>,
+        /// Evaluate at most N documents per task.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Seed of few-shot draws and sampling.
+        #[arg(long, default_value_t = 1234)]
+        seed: u64,
+        /// Few-shot examples per prompt, for tasks that support them.
+        #[arg(long)]
+        num_fewshot: Option<usize>,
+        /// Tokens generation tasks may produce (task default otherwise).
+        #[arg(long)]
+        max_new_tokens: Option<usize>,
+        /// Rows per forward pass.
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+        /// Where the datasets are (default: $CANDOR_DATA, else ../shared/datasets).
+        #[arg(long, env = "CANDOR_DATA")]
+        data_dir: Option<PathBuf>,
+        /// Output folder.
+        #[arg(long, default_value = "candor-results")]
+        out: PathBuf,
+    },
+    /// List the built-in suites with their tags, languages and dataset licences.
+    List,
     /// Show a model's architecture, size, quantization, context and chat template.
     Info {
         #[command(flatten)]
@@ -96,6 +131,10 @@ struct ModelArgs {
 
 impl ModelArgs {
     fn load(&self) -> Result<CandleModel> {
+        self.load_with(16)
+    }
+
+    fn load_with(&self, batch_size: usize) -> Result<CandleModel> {
         if let Some(n) = self.threads {
             set_threads(n);
         }
@@ -105,6 +144,7 @@ impl ModelArgs {
             memory_budget: self
                 .memory_budget_gib
                 .map(|g| (g * (1u64 << 30) as f64) as u64),
+            batch_size,
             ..LoadOptions::default()
         };
         let started = std::time::Instant::now();
@@ -130,6 +170,84 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Run {
+            model,
+            suites,
+            limit,
+            seed,
+            num_fewshot,
+            max_new_tokens,
+            batch_size,
+            data_dir,
+            out,
+        } => {
+            let names: Vec<&str> = suites.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+            let data = DataDir::locate(data_dir.as_deref())?;
+            let tasks = candor_suites::tasks(&names, &data)?;
+            candor_report::ensure_writable(&out)?;
+            let lm = model.load_with(batch_size)?;
+            let config = RunConfig {
+                task: TaskOptions {
+                    limit,
+                    num_fewshot,
+                    seed,
+                    max_new_tokens,
+                },
+                ..RunConfig::default()
+            };
+            eprintln!("running {} tasks of {} ...", tasks.len(), names.join(", "));
+            let output = candor_core::run(&lm, &tasks, &config)?;
+            let info = lm.info();
+            let record = ModelRecord {
+                spec: model.model.clone(),
+                name: info.name.clone(),
+                path: info.path.display().to_string(),
+                sha256: hub::sha256_file(&info.path)?,
+                architecture: info.architecture.clone(),
+                parameters: info.parameters,
+                quantization: info
+                    .tensor_types
+                    .iter()
+                    .map(|(t, n)| format!("{t} × {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                weights: info.weights.clone(),
+                context_length: info.context_length,
+            };
+            let threads = model
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let env = Environment::current(&model.device, threads);
+            let names = names.iter().map(|s| s.to_string()).collect();
+            let report = Report::new(record, names, config, env, &output);
+            candor_report::write(&out, &report, &output.samples)?;
+            print!("{}", candor_report::markdown(&report));
+            eprintln!(
+                "wrote {}/report.json, samples.jsonl and report.md ({:.1} s, {:.1} s in the model)",
+                out.display(),
+                output.timings.total_s,
+                output.timings.model_s
+            );
+            Ok(())
+        }
+        Command::List => {
+            println!("| suite | tasks | tags | languages | dataset | licence | flags |\n|---|---|---|---|---|---|---|");
+            let data = DataDir::new(".");
+            for s in candor_suites::catalog() {
+                let d = (s.dataset)();
+                println!(
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    s.name,
+                    s.tasks(&data).len(),
+                    s.tags.join(", "),
+                    s.languages.join(", "),
+                    d.name,
+                    d.license,
+                    d.flags.join(", ")
+                );
+            }
+            Ok(())
+        }
         Command::Info { model, json } => info(&model.load()?, json),
         Command::Logprobs {
             model,

@@ -1,1 +1,182 @@
+//! Writing what a run found: `report.json` (a versioned schema, [`SCHEMA`]), `samples.jsonl`
+//! (one line per evaluated sample) and `report.md` (a table a person reads).
+//!
+//! Files are written to temporary names and renamed into place, so an interrupted or failed
+//! write never leaves a half-written report behind.
 
+mod markdown;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use candor_core::{DatasetInfo, RunConfig, RunOutput, ScoredSample, SuiteResult, TaskResult, Timings};
+use serde::{Deserialize, Serialize};
+
+pub use markdown::markdown;
+
+/// Version of the `report.json` layout; bumped on any incompatible change.
+pub const SCHEMA_VERSION: &str = "1.0";
+/// JSON Schema (draft 2020-12) of `report.json`.
+pub const SCHEMA: &str = include_str!("../report.schema.json");
+
+/// The model a report is about.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelRecord {
+    /// What the user asked for (`default`, a path, a Hub id).
+    pub spec: String,
+    pub name: String,
+    pub path: String,
+    pub sha256: String,
+    pub architecture: String,
+    pub parameters: u64,
+    /// Stored tensor types, most common first (`Q4_1 × 210, F32 × 61`).
+    pub quantization: String,
+    /// How weights were held in memory (`f32`, `quantized` ...).
+    pub weights: String,
+    pub context_length: usize,
+}
+
+/// Where the run happened.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Environment {
+    pub os: String,
+    pub arch: String,
+    pub cpus: usize,
+    pub threads: usize,
+    pub device: String,
+}
+
+impl Environment {
+    pub fn current(device: &str, threads: usize) -> Self {
+        Self {
+            os: std::env::consts::OS.into(),
+            arch: std::env::consts::ARCH.into(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads,
+            device: device.into(),
+        }
+    }
+}
+
+/// `report.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: String,
+    pub harness: Harness,
+    /// Seconds since the Unix epoch when the report was written.
+    pub created_unix: u64,
+    pub model: ModelRecord,
+    pub suites_requested: Vec<String>,
+    pub config: RunConfig,
+    pub environment: Environment,
+    /// Every dataset read, with its licence, flags and the sha256 of each file.
+    pub datasets: Vec<DatasetInfo>,
+    pub timings: Timings,
+    pub suites: Vec<SuiteResult>,
+    pub tasks: Vec<TaskResult>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Harness {
+    pub name: String,
+    pub version: String,
+}
+
+impl Report {
+    /// Assemble the report of a finished run.
+    pub fn new(
+        model: ModelRecord,
+        suites_requested: Vec<String>,
+        config: RunConfig,
+        environment: Environment,
+        output: &RunOutput,
+    ) -> Self {
+        // One entry per dataset, with the files of all its tasks.
+        let mut datasets: BTreeMap<String, DatasetInfo> = BTreeMap::new();
+        for t in &output.tasks {
+            let entry = datasets
+                .entry(t.info.dataset.name.clone())
+                .or_insert_with(|| t.info.dataset.clone());
+            for f in &t.files {
+                if !entry.files.contains(f) {
+                    entry.files.push(f.clone());
+                }
+            }
+        }
+        Self {
+            schema_version: SCHEMA_VERSION.into(),
+            harness: Harness {
+                name: "candor".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            created_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            model,
+            suites_requested,
+            config,
+            environment,
+            datasets: datasets.into_values().collect(),
+            timings: output.timings.clone(),
+            suites: output.suites.clone(),
+            tasks: output.tasks.clone(),
+        }
+    }
+}
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot write to output folder {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot serialise the report: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Create `dir` if needed and check that files can be written there. Call it before a long
+/// run, so that a bad `--out` fails at once.
+pub fn ensure_writable(dir: &Path) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let probe = dir.join(".candor-write-test");
+    std::fs::write(&probe, b"").map_err(io(dir))?;
+    std::fs::remove_file(&probe).map_err(io(dir))
+}
+
+/// Write `report.json`, `samples.jsonl` and `report.md` into `dir`.
+pub fn write(dir: &Path, report: &Report, samples: &[ScoredSample]) -> Result<(), ReportError> {
+    ensure_writable(dir)?;
+    let json = serde_json::to_vec_pretty(report)?;
+    let mut lines = Vec::new();
+    for s in samples {
+        serde_json::to_writer(&mut lines, s)?;
+        lines.push(b'\n');
+    }
+    let md = markdown(report);
+    // Everything is rendered before the first rename: a failure above leaves no file behind.
+    let files = [
+        ("report.json", json.as_slice()),
+        ("samples.jsonl", lines.as_slice()),
+        ("report.md", md.as_bytes()),
+    ];
+    for (name, bytes) in &files {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    for (name, _) in &files {
+        std::fs::rename(dir.join(format!(".{name}.tmp")), dir.join(name)).map_err(io(dir))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! `report.md`: the summary a person reads.
+
+use std::fmt::Write;
+
+use candor_core::MetricValue;
+
+use crate::Report;
+
+fn value(m: &MetricValue) -> String {
+    match m.stderr {
+        Some(se) => format!("{:.4} ± {:.4}", m.value, se),
+        None => format!("{:.4}", m.value),
+    }
+}
+
+/// Render a report as Markdown.
+pub fn markdown(r: &Report) -> String {
+    let mut s = String::new();
+    let m = &r.model;
+    let _ = writeln!(s, "# candor report\n");
+    let _ = writeln!(
+        s,
+        "Model **{}** ({}, {:.1} M parameters, stored {}, run with {} weights), sha256 `{}`.\n",
+        m.name,
+        m.architecture,
+        m.parameters as f64 / 1e6,
+        m.quantization,
+        m.weights,
+        m.sha256
+    );
+    let _ = writeln!(
+        s,
+        "candor {} · suites {} · limit {} · seed {} · {} on {} threads · {:.1} s ({:.1} s in the model)\n",
+        r.harness.version,
+        r.suites_requested.join(", "),
+        r.config.task.limit.map_or("none".to_string(), |l| l.to_string()),
+        r.config.task.seed,
+        r.environment.device,
+        r.environment.threads,
+        r.timings.total_s,
+        r.timings.model_s
+    );
+    if !r.suites.is_empty() {
+        let _ = writeln!(s, "## Suites (mean over their tasks)\n\n| suite | metric | value ± stderr | tasks |\n|---|---|---|---|");
+        for suite in &r.suites {
+            for metric in &suite.metrics {
+                let _ = writeln!(s, "| {} | {} | {} | {} |", suite.name, metric.name, value(metric), suite.tasks.len());
+            }
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s, "## Tasks\n\n| task | languages | metric | value ± stderr | n |\n|---|---|---|---|---|");
+    for t in &r.tasks {
+        for metric in &t.metrics {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                t.info.name,
+                t.info.languages.join(", "),
+                metric.name,
+                value(metric),
+                metric.n
+            );
+        }
+    }
+    for t in &r.tasks {
+        for (key, groups) in &t.breakdowns {
+            let _ = writeln!(s, "\n### {} by {key}\n\n| {key} | metric | value ± stderr | n |\n|---|---|---|---|", t.info.name);
+            for (group, metrics) in groups {
+                for metric in metrics {
+                    let _ = writeln!(s, "| {group} | {} | {} | {} |", metric.name, value(metric), metric.n);
+                }
+            }
+        }
+    }
+    let _ = writeln!(s, "\n## Data\n\n| dataset | licence | flags | files (sha256) |\n|---|---|---|---|");
+    for d in &r.datasets {
+        let files: Vec<String> = d.files.iter().map(|f| format!("`{}` ({}…)", f.path, &f.sha256[..12.min(f.sha256.len())])).collect();
+        let _ = writeln!(s, "| {} | {} | {} | {} |", d.name, d.license, d.flags.join(", "), files.join("<br>"));
+    }
+    s
+}
