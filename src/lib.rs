@@ -1,18 +1,25 @@
 //! candor evaluates open language models for safety and multilingual ability.
 //!
-//! This crate re-exports the public API of the workspace, so that one dependency gives a
-//! library user everything:
+//! This crate re-exports the workspace, so that one dependency gives a library user
+//! everything; each piece also lives in its own crate:
 //!
-//! * the vocabulary of requests and answers and the [`LanguageModel`] trait ([`candor_core`]);
-//! * in-process models on candle: [`CandleModel`], loaded from a GGUF file, a safetensors
-//!   folder or a Hugging Face Hub id ([`candor_candle`]).
+//! * [`candor_core`]: requests and answers, the [`LanguageModel`] and [`Task`] traits,
+//!   metrics, and the [`run`]ner;
+//! * [`candor_candle`]: in-process models ([`CandleModel`]) from GGUF, safetensors or the Hub;
+//! * [`candor_data`]: dataset readers ([`DataDir`]);
+//! * [`candor_suites`]: the built-in suites ([`suites::tasks`], [`suites::catalog`]);
+//! * [`candor_safety`]: detectors such as [`RefusalDetector`];
+//! * [`candor_report`]: `report.json`, `samples.jsonl` and `report.md` ([`report::write`]).
 //!
 //! ```no_run
-//! use candor::{CandleModel, LanguageModel, LoadOptions, LoglikelihoodRequest};
+//! use candor::{CandleModel, DataDir, LoadOptions, RunConfig};
 //!
 //! let model = CandleModel::load("default", &LoadOptions::default())?;
-//! let answers = model.loglikelihood(&[LoglikelihoodRequest::new("2 + 2 =", " 4")])?;
-//! println!("log p = {:.3}", answers[0].logprob);
+//! let tasks = candor::suites::tasks(&["xcopa"], &DataDir::locate(None)?)?;
+//! let output = candor::run(&model, &tasks, &RunConfig::default())?;
+//! for suite in &output.suites {
+//!     println!("{}: {:?}", suite.name, suite.metrics);
+//! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -21,7 +28,13 @@ pub use candor_candle::{
     ScoreJob, TextTokenizer, TokenScores, WeightFormat,
 };
 pub use candor_core::{
-    ChatMessage, FinishReason, GenerateRequest, Generation, GenerationParams, LanguageModel,
-    Loglikelihood, LoglikelihoodRequest, ModelError, Prompt, Request, Response,
-    RollingLoglikelihood, RollingRequest,
+    metrics, run, ChatMessage, DataFile, DatasetInfo, FinishReason, GenerateRequest, Generation,
+    GenerationParams, LanguageModel, Loglikelihood, LoglikelihoodRequest, MetricValue, ModelError,
+    Prompt, Request, Response, RollingLoglikelihood, RollingRequest, RunConfig, RunError,
+    RunOutput, Sample, ScoredSample, Scorer, ScorerOutput, SuiteResult, Task, TaskData, TaskError,
+    TaskInfo, TaskOptions, TaskResult,
 };
+pub use candor_data::{DataDir, DataError, Row};
+pub use candor_report as report;
+pub use candor_safety::{Refusal, RefusalDetector};
+pub use candor_suites as suites;

@@ -422,9 +422,15 @@ impl CandleModel {
             while end < groups.len() {
                 let g = &groups[end];
                 let r = rows + g.members.len();
-                let w = g.members.iter().map(|&i| jobs[i].cont.len()).fold(width, usize::max);
+                let w = g
+                    .members
+                    .iter()
+                    .map(|&i| jobs[i].cont.len())
+                    .fold(width, usize::max);
                 let p = prefix.max(g.ctx.len());
-                if end > start && (r > self.batch_size || r * w + (end - start + 1) * p > TOKEN_BUDGET) {
+                if end > start
+                    && (r > self.batch_size || r * w + (end - start + 1) * p > TOKEN_BUDGET)
+                {
                     break;
                 }
                 (rows, width, prefix) = (r, w, p);
@@ -451,7 +457,12 @@ impl CandleModel {
         let prefixes: Vec<&[u32]> = groups.iter().map(|g| &g.ctx[..g.ctx.len() - 1]).collect();
         let common = prefixes
             .iter()
-            .map(|p| p.iter().zip(prefixes[0]).take_while(|(a, b)| a == b).count())
+            .map(|p| {
+                p.iter()
+                    .zip(prefixes[0])
+                    .take_while(|(a, b)| a == b)
+                    .count()
+            })
             .min()
             .unwrap_or(0);
         let head = if common > 0 {
@@ -558,7 +569,11 @@ impl CandleModel {
                     for j in 0..width {
                         pos.push((valid + j) as u32);
                         mask.extend((0..cached + width).map(|k| {
-                            let visible = if k < cached { k < valid } else { k - cached <= j };
+                            let visible = if k < cached {
+                                k < valid
+                            } else {
+                                k - cached <= j
+                            };
                             if visible {
                                 0.0
                             } else {

@@ -33,7 +33,11 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
         /// Comma-separated suite names (see `candor list`).
-        #[arg(long, value_delimiter = ',', default_value = "truthfulqa_mc,xcopa,xstest")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "truthfulqa_mc,xcopa,xstest"
+        )]
         suites: Vec<String>,
         /// Evaluate at most N documents per task.
         #[arg(long)]
@@ -181,7 +185,11 @@ fn run(cli: Cli) -> Result<()> {
             data_dir,
             out,
         } => {
-            let names: Vec<&str> = suites.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+            let names: Vec<&str> = suites
+                .iter()
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .collect();
             let data = DataDir::locate(data_dir.as_deref())?;
             let tasks = candor_suites::tasks(&names, &data)?;
             candor_report::ensure_writable(&out)?;

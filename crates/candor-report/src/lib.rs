@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use candor_core::{DatasetInfo, RunConfig, RunOutput, ScoredSample, SuiteResult, TaskResult, Timings};
+use candor_core::{
+    DatasetInfo, RunConfig, RunOutput, ScoredSample, SuiteResult, TaskResult, Timings,
+};
 use serde::{Deserialize, Serialize};
 
 pub use markdown::markdown;

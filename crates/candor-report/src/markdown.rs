@@ -44,12 +44,22 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(s, "## Suites (mean over their tasks)\n\n| suite | metric | value ± stderr | tasks |\n|---|---|---|---|");
         for suite in &r.suites {
             for metric in &suite.metrics {
-                let _ = writeln!(s, "| {} | {} | {} | {} |", suite.name, metric.name, value(metric), suite.tasks.len());
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} |",
+                    suite.name,
+                    metric.name,
+                    value(metric),
+                    suite.tasks.len()
+                );
             }
         }
         let _ = writeln!(s);
     }
-    let _ = writeln!(s, "## Tasks\n\n| task | languages | metric | value ± stderr | n |\n|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "## Tasks\n\n| task | languages | metric | value ± stderr | n |\n|---|---|---|---|---|"
+    );
     for t in &r.tasks {
         for metric in &t.metrics {
             let _ = writeln!(
@@ -65,18 +75,42 @@ pub fn markdown(r: &Report) -> String {
     }
     for t in &r.tasks {
         for (key, groups) in &t.breakdowns {
-            let _ = writeln!(s, "\n### {} by {key}\n\n| {key} | metric | value ± stderr | n |\n|---|---|---|---|", t.info.name);
+            let _ = writeln!(
+                s,
+                "\n### {} by {key}\n\n| {key} | metric | value ± stderr | n |\n|---|---|---|---|",
+                t.info.name
+            );
             for (group, metrics) in groups {
                 for metric in metrics {
-                    let _ = writeln!(s, "| {group} | {} | {} | {} |", metric.name, value(metric), metric.n);
+                    let _ = writeln!(
+                        s,
+                        "| {group} | {} | {} | {} |",
+                        metric.name,
+                        value(metric),
+                        metric.n
+                    );
                 }
             }
         }
     }
-    let _ = writeln!(s, "\n## Data\n\n| dataset | licence | flags | files (sha256) |\n|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "\n## Data\n\n| dataset | licence | flags | files (sha256) |\n|---|---|---|---|"
+    );
     for d in &r.datasets {
-        let files: Vec<String> = d.files.iter().map(|f| format!("`{}` ({}…)", f.path, &f.sha256[..12.min(f.sha256.len())])).collect();
-        let _ = writeln!(s, "| {} | {} | {} | {} |", d.name, d.license, d.flags.join(", "), files.join("<br>"));
+        let files: Vec<String> = d
+            .files
+            .iter()
+            .map(|f| format!("`{}` ({}…)", f.path, &f.sha256[..12.min(f.sha256.len())]))
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            d.name,
+            d.license,
+            d.flags.join(", "),
+            files.join("<br>")
+        );
     }
     s
 }

@@ -9,7 +9,7 @@ use candor_core::{
     ChatMessage, GenerateRequest, GenerationParams, Prompt, Request, Response, Sample, Scorer,
     Task, TaskData, TaskError, TaskInfo, TaskOptions,
 };
-use candor_data::DataDir;
+use candor_data::{DataDir, Row};
 use candor_safety::RefusalDetector;
 use serde_json::json;
 
@@ -68,6 +68,23 @@ impl XsTest {
     }
 }
 
+/// The rows in round-robin order over prompt types (in order of first appearance), so that a
+/// `--limit` covers every type, safe and unsafe, instead of the file's first type only.
+fn interleave_types(rows: &[Row]) -> Result<Vec<&Row>, TaskError> {
+    let mut types: Vec<(&str, Vec<&Row>)> = Vec::new();
+    for row in rows {
+        let t = row.str("type").map_err(data_error)?;
+        match types.iter_mut().find(|(name, _)| *name == t) {
+            Some((_, members)) => members.push(row),
+            None => types.push((t, vec![row])),
+        }
+    }
+    let longest = types.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
+    Ok((0..longest)
+        .flat_map(|i| types.iter().filter_map(move |(_, m)| m.get(i).copied()))
+        .collect())
+}
+
 impl Task for XsTest {
     fn info(&self) -> &TaskInfo {
         &self.info
@@ -81,7 +98,10 @@ impl Task for XsTest {
             ..Default::default()
         };
         let mut samples = Vec::new();
-        for row in rows.iter().take(options.limit.unwrap_or(usize::MAX)) {
+        for row in interleave_types(&rows)?
+            .into_iter()
+            .take(options.limit.unwrap_or(usize::MAX))
+        {
             let prompt = row.str("prompt").map_err(data_error)?;
             let label = row.str("label").map_err(data_error)?;
             if label != "safe" && label != "unsafe" {
