@@ -38,3 +38,55 @@ pub use candor_data::{DataDir, DataError, Row};
 pub use candor_report as report;
 pub use candor_safety::{Refusal, RefusalDetector};
 pub use candor_suites as suites;
+
+use report::{Environment, ModelRecord, Report};
+
+/// Why [`evaluate`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluateError {
+    #[error(transparent)]
+    UnknownSuite(#[from] suites::UnknownSuite),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Model(#[from] candor_candle::Error),
+}
+
+/// What the report records about a loaded model; `spec` is what the user asked for.
+pub fn model_record(spec: &str, model: &CandleModel) -> Result<ModelRecord, candor_candle::Error> {
+    let info = model.info();
+    Ok(ModelRecord {
+        spec: spec.to_string(),
+        name: info.name.clone(),
+        path: info.path.display().to_string(),
+        sha256: hub::sha256_file(&info.path)?,
+        architecture: info.architecture.clone(),
+        parameters: info.parameters,
+        quantization: info
+            .tensor_types
+            .iter()
+            .map(|(t, n)| format!("{t} × {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        weights: info.weights.clone(),
+        context_length: info.context_length,
+    })
+}
+
+/// Run the named suites on a model and assemble the report: everything `candor run` does
+/// except writing the files ([`report::write`]).
+pub fn evaluate(
+    model: &CandleModel,
+    spec: &str,
+    suite_names: &[&str],
+    data: &DataDir,
+    config: &RunConfig,
+    environment: Environment,
+) -> Result<(Report, RunOutput), EvaluateError> {
+    let tasks = suites::tasks(suite_names, data)?;
+    let output = run(model, &tasks, config)?;
+    let record = model_record(spec, model)?;
+    let names = suite_names.iter().map(|s| s.to_string()).collect();
+    let report = Report::new(record, names, config.clone(), environment, &output);
+    Ok((report, output))
+}

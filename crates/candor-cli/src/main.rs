@@ -7,12 +7,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use candor_candle::{hub, parse_device, set_threads, CandleModel, LoadOptions, WeightFormat};
-use candor_core::{
-    ChatMessage, GenerateRequest, GenerationParams, LanguageModel, Prompt, RunConfig, TaskOptions,
+use candor::report::Environment;
+use candor::{
+    parse_device, set_threads, CandleModel, ChatMessage, DataDir, GenerateRequest,
+    GenerationParams, LanguageModel, LoadOptions, Prompt, RunConfig, TaskOptions, WeightFormat,
 };
-use candor_data::DataDir;
-use candor_report::{Environment, ModelRecord, Report};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -191,8 +190,9 @@ fn run(cli: Cli) -> Result<()> {
                 .filter(|s| !s.is_empty())
                 .collect();
             let data = DataDir::locate(data_dir.as_deref())?;
-            let tasks = candor_suites::tasks(&names, &data)?;
-            candor_report::ensure_writable(&out)?;
+            // Fail on a bad suite name or output folder before the model loads.
+            let tasks = candor::suites::tasks(&names, &data)?;
+            candor::report::ensure_writable(&out)?;
             let lm = model.load_with(batch_size)?;
             let config = RunConfig {
                 task: TaskOptions {
@@ -204,32 +204,14 @@ fn run(cli: Cli) -> Result<()> {
                 ..RunConfig::default()
             };
             eprintln!("running {} tasks of {} ...", tasks.len(), names.join(", "));
-            let output = candor_core::run(&lm, &tasks, &config)?;
-            let info = lm.info();
-            let record = ModelRecord {
-                spec: model.model.clone(),
-                name: info.name.clone(),
-                path: info.path.display().to_string(),
-                sha256: hub::sha256_file(&info.path)?,
-                architecture: info.architecture.clone(),
-                parameters: info.parameters,
-                quantization: info
-                    .tensor_types
-                    .iter()
-                    .map(|(t, n)| format!("{t} × {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                weights: info.weights.clone(),
-                context_length: info.context_length,
-            };
             let threads = model
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let env = Environment::current(&model.device, threads);
-            let names = names.iter().map(|s| s.to_string()).collect();
-            let report = Report::new(record, names, config, env, &output);
-            candor_report::write(&out, &report, &output.samples)?;
-            print!("{}", candor_report::markdown(&report));
+            let (report, output) =
+                candor::evaluate(&lm, &model.model, &names, &data, &config, env)?;
+            candor::report::write(&out, &report, &output.samples)?;
+            print!("{}", candor::report::markdown(&report));
             eprintln!(
                 "wrote {}/report.json, samples.jsonl and report.md ({:.1} s, {:.1} s in the model)",
                 out.display(),
@@ -241,7 +223,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::List => {
             println!("| suite | tasks | tags | languages | dataset | licence | flags |\n|---|---|---|---|---|---|---|");
             let data = DataDir::new(".");
-            for s in candor_suites::catalog() {
+            for s in candor::suites::catalog() {
                 let d = (s.dataset)();
                 println!(
                     "| {} | {} | {} | {} | {} | {} | {} |",
