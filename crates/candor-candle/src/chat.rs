@@ -9,7 +9,6 @@ use crate::{Error, Result};
 /// A compiled chat template plus the special-token strings templates refer to.
 pub struct ChatTemplate {
     env: Environment<'static>,
-    source: String,
     bos_token: String,
     eos_token: String,
 }
@@ -33,15 +32,9 @@ impl ChatTemplate {
             .map_err(|e| Error::ChatTemplate(e.to_string()))?;
         Ok(Self {
             env,
-            source: source.to_string(),
             bos_token: bos_token.to_string(),
             eos_token: eos_token.to_string(),
         })
-    }
-
-    /// The template text.
-    pub fn source(&self) -> &str {
-        &self.source
     }
 
     /// Render `messages` followed by the prompt of the assistant's turn.

@@ -276,15 +276,6 @@ impl TextTokenizer {
     pub fn token(&self, id: u32) -> Option<String> {
         self.inner.id_to_token(id)
     }
-
-    /// The id of a vocabulary string.
-    pub fn token_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
-    }
-
-    pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
-    }
 }
 
 /// BPE merges of a SentencePiece vocabulary: every split of a token into two tokens of the

@@ -47,6 +47,12 @@ pub fn mc2(logliks: &[f64], is_true: &[bool]) -> f64 {
     t / all
 }
 
+/// `exact_match`: 1 when the prediction equals the target after trimming surrounding
+/// whitespace (tasks normalise further, e.g. extracting a number, before calling it).
+pub fn exact_match(prediction: &str, target: &str) -> f64 {
+    f64::from(u8::from(prediction.trim() == target.trim()))
+}
+
 /// Mean and its standard error `s / √n` (sample standard deviation, n − 1), as
 /// lm-evaluation-harness reports it. `None` for the error when n < 2.
 pub fn mean_stderr(values: &[f64]) -> (f64, Option<f64>) {
@@ -102,6 +108,13 @@ mod tests {
         assert_eq!(acc(&[-2.0, -2.0], 0), 1.0);
         // Per byte: -4/8 = -0.5 beats -1/1 = -1.
         assert_eq!(acc_norm(&[-1.0, -4.0], &[1, 8], 1), 1.0);
+    }
+
+    #[test]
+    fn exact_match_by_hand() {
+        assert_eq!(exact_match(" 42\n", "42"), 1.0);
+        assert_eq!(exact_match("42.0", "42"), 0.0);
+        assert_eq!(exact_match("", ""), 1.0);
     }
 
     #[test]
