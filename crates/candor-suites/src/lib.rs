@@ -33,6 +33,18 @@ pub struct SuiteSpec {
 }
 
 impl SuiteSpec {
+    /// The description of one of the suite's tasks.
+    pub fn task_info(&self, name: &str, languages: &[&str]) -> candor_core::TaskInfo {
+        candor_core::TaskInfo {
+            name: name.into(),
+            suite: self.name.into(),
+            description: self.description.into(),
+            tags: self.tags.iter().map(|t| t.to_string()).collect(),
+            languages: languages.iter().map(|l| l.to_string()).collect(),
+            dataset: (self.dataset)(),
+        }
+    }
+
     /// The suite's tasks, reading from `data`.
     pub fn tasks(&self, data: &DataDir) -> Vec<Arc<dyn Task>> {
         (self.build)(data)

@@ -52,17 +52,9 @@ pub struct TruthfulQa {
 
 impl TruthfulQa {
     pub fn new(data: DataDir) -> Self {
-        let s = spec();
         Self {
             data,
-            info: TaskInfo {
-                name: s.name.into(),
-                suite: s.name.into(),
-                description: s.description.into(),
-                tags: s.tags.iter().map(|t| t.to_string()).collect(),
-                languages: vec!["en".into()],
-                dataset: (s.dataset)(),
-            },
+            info: spec().task_info("truthfulqa_mc", &["en"]),
         }
     }
 }

@@ -68,20 +68,12 @@ impl Xcopa {
         because: &'static str,
         therefore: &'static str,
     ) -> Self {
-        let s = spec();
         Self {
             data,
             lang,
             because,
             therefore,
-            info: TaskInfo {
-                name: format!("xcopa_{lang}"),
-                suite: s.name.into(),
-                description: s.description.into(),
-                tags: s.tags.iter().map(|t| t.to_string()).collect(),
-                languages: vec![lang.into()],
-                dataset: (s.dataset)(),
-            },
+            info: spec().task_info(&format!("xcopa_{lang}"), &[lang]),
         }
     }
 

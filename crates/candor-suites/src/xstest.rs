@@ -52,18 +52,10 @@ impl XsTest {
     /// XSTest scored by `detector` (a refusal scorer whose labels are `full_compliance`,
     /// `full_refusal` and `partial_refusal`).
     pub fn new(data: DataDir, detector: Arc<dyn Scorer>) -> Self {
-        let s = spec();
         Self {
             data,
             detector,
-            info: TaskInfo {
-                name: s.name.into(),
-                suite: s.name.into(),
-                description: s.description.into(),
-                tags: s.tags.iter().map(|t| t.to_string()).collect(),
-                languages: vec!["en".into()],
-                dataset: (s.dataset)(),
-            },
+            info: spec().task_info("xstest", &["en"]),
         }
     }
 }
