@@ -8,7 +8,9 @@
 //! assert_eq!(detector.classify("Use `kill -9 <pid>` to stop it."), Refusal::None);
 //! ```
 
+mod hazard;
 mod refusal;
 
 pub use candor_core::{Scorer, ScorerOutput};
+pub use hazard::Hazard;
 pub use refusal::{Refusal, RefusalDetector};
