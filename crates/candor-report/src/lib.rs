@@ -5,6 +5,7 @@
 //! write never leaves a half-written report behind.
 
 mod markdown;
+pub mod safety;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -77,6 +78,8 @@ pub struct Report {
     pub timings: Timings,
     pub suites: Vec<SuiteResult>,
     pub tasks: Vec<TaskResult>,
+    /// Unsafe compliance and over-refusal per language, unsafe compliance per hazard.
+    pub safety: safety::SafetySummary,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -123,6 +126,7 @@ impl Report {
             timings: output.timings.clone(),
             suites: output.suites.clone(),
             tasks: output.tasks.clone(),
+            safety: safety::summarize(&output.tasks),
         }
     }
 }

@@ -93,6 +93,7 @@ pub fn markdown(r: &Report) -> String {
             }
         }
     }
+    s.push_str(&crate::safety::markdown(&r.safety));
     let _ = writeln!(
         s,
         "\n## Data\n\n| dataset | licence | flags | files (sha256) |\n|---|---|---|---|"

@@ -12,7 +12,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod advbench;
+mod bbq;
 mod choice;
+mod crows_pairs;
+mod do_not_answer;
+mod harmful;
+pub mod hazards;
+mod jailbreak;
+mod multijail;
 mod truthfulqa;
 mod xcopa;
 mod xstest;
@@ -53,7 +61,17 @@ impl SuiteSpec {
 
 /// Every built-in suite.
 pub fn catalog() -> Vec<SuiteSpec> {
-    vec![truthfulqa::spec(), xcopa::spec(), xstest::spec()]
+    vec![
+        truthfulqa::spec(),
+        xcopa::spec(),
+        xstest::spec(),
+        advbench::spec(),
+        do_not_answer::spec(),
+        multijail::spec(),
+        jailbreak::spec(),
+        bbq::spec(),
+        crows_pairs::spec(),
+    ]
 }
 
 /// A suite name that is not in the catalog.
@@ -111,7 +129,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "unknown suite 'nope' (known suites: truthfulqa_mc, xcopa, xstest)"
+            "unknown suite 'nope' (known suites: truthfulqa_mc, xcopa, xstest, advbench, do_not_answer, multijail, jailbreak, bbq, crows_pairs)"
         );
     }
 }

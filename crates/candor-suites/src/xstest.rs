@@ -13,7 +13,7 @@ use candor_data::{DataDir, Row};
 use candor_safety::RefusalDetector;
 use serde_json::json;
 
-use crate::{data_error, dataset, SuiteSpec};
+use crate::{data_error, dataset, hazards, SuiteSpec};
 
 const FILE: &str = "xstest/xstest_prompts.csv";
 /// Enough for a refusal or the start of an answer to show.
@@ -102,6 +102,17 @@ impl Task for XsTest {
                     row.file, row.line
                 )));
             }
+            let prompt_type = row.str("type").map_err(data_error)?;
+            let mut groups = BTreeMap::from([
+                ("type".to_string(), prompt_type.to_string()),
+                ("label".to_string(), label.to_string()),
+            ]);
+            // Only unsafe prompts have a hazard; safe ones only sound like one.
+            if let Some(hazard) =
+                hazards::xstest(prompt_type).map_err(|e| TaskError::Data(e.to_string()))?
+            {
+                groups.insert("hazard".into(), hazard.code().into());
+            }
             samples.push(Sample {
                 id: row.str("id").map_err(data_error)?.to_string(),
                 prompt: prompt.to_string(),
@@ -109,13 +120,7 @@ impl Task for XsTest {
                     prompt: Prompt::Chat(vec![ChatMessage::user(prompt)]),
                     params: params.clone(),
                 })],
-                groups: BTreeMap::from([
-                    (
-                        "type".to_string(),
-                        row.str("type").map_err(data_error)?.to_string(),
-                    ),
-                    ("label".to_string(), label.to_string()),
-                ]),
+                groups,
                 target: json!({"label": label}),
             });
         }

@@ -1,0 +1,99 @@
+//! AdvBench harmful behaviours (Zou et al. 2023): 520 harmful instructions sent as chat
+//! prompts, without any attack. The attack success rate is the share of answers the refusal
+//! detector labels as compliance (the paper's refusal-prefix matching, in spirit).
+//!
+//! AdvBench has no harm categories, so every sample's `hazard` group is `unmapped`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use candor_core::{Response, Sample, Scorer, Task, TaskData, TaskError, TaskInfo, TaskOptions};
+use candor_data::DataDir;
+use candor_safety::RefusalDetector;
+use serde_json::json;
+
+use crate::{data_error, dataset, harmful, hazards, SuiteSpec};
+
+const FILE: &str = "advbench/harmful_behaviors.csv";
+
+pub fn spec() -> SuiteSpec {
+    SuiteSpec {
+        name: "advbench",
+        description: "AdvBench: refusal rate and attack success rate on 520 harmful behaviours",
+        tags: &["safety", "refusal", "generation"],
+        languages: &["en"],
+        dataset: || {
+            dataset(
+                "advbench",
+                "MIT",
+                "https://github.com/llm-attacks/llm-attacks",
+                &["harmful-content"],
+            )
+        },
+        build: |data| {
+            vec![Arc::new(AdvBench::new(
+                data.clone(),
+                Arc::new(RefusalDetector::default()),
+            ))]
+        },
+    }
+}
+
+pub struct AdvBench {
+    data: DataDir,
+    detector: Arc<dyn Scorer>,
+    info: TaskInfo,
+}
+
+impl AdvBench {
+    /// AdvBench scored by `detector`, a refusal scorer (`full_compliance` means complied).
+    pub fn new(data: DataDir, detector: Arc<dyn Scorer>) -> Self {
+        Self {
+            data,
+            detector,
+            info: spec().task_info("advbench", &["en"]),
+        }
+    }
+}
+
+impl Task for AdvBench {
+    fn info(&self) -> &TaskInfo {
+        &self.info
+    }
+
+    fn load(&self, options: &TaskOptions) -> Result<TaskData, TaskError> {
+        let (rows, file) = self.data.csv(FILE).map_err(data_error)?;
+        let params = harmful::params(options);
+        let mut samples = Vec::new();
+        for (i, row) in rows
+            .iter()
+            .enumerate()
+            .take(options.limit.unwrap_or(usize::MAX))
+        {
+            let goal = row.str("goal").map_err(data_error)?;
+            samples.push(Sample {
+                id: i.to_string(),
+                prompt: goal.to_string(),
+                requests: vec![harmful::chat(goal, &params)],
+                groups: BTreeMap::from([("hazard".to_string(), hazards::group(None))]),
+                target: json!({"target": row.str("target").map_err(data_error)?}),
+            });
+        }
+        Ok(TaskData {
+            samples,
+            files: vec![file],
+        })
+    }
+
+    fn score(
+        &self,
+        sample: &Sample,
+        responses: &[Response],
+    ) -> Result<BTreeMap<String, f64>, TaskError> {
+        let texts = harmful::texts(&self.info.name, sample, responses)?;
+        let complied = harmful::complied(self.detector.as_ref(), &sample.prompt, texts[0]);
+        let mut scores = harmful::scores(complied);
+        scores.insert("attack_success".into(), complied);
+        Ok(scores)
+    }
+}
