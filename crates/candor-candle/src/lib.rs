@@ -27,25 +27,27 @@
 //! reference by ~0.1 nats per token. They are still deterministic: the same requests in the
 //! same batches give bit-identical scores from run to run.
 
+mod arch;
 mod chat;
+mod config;
+mod decoder;
 mod device;
 mod error;
 pub mod hub;
-mod llama;
+mod layers;
 mod model;
 mod sampling;
 mod tokenizer;
 mod transformer;
 mod weights;
 
+pub use arch::supported as supported_architectures;
 pub use chat::ChatTemplate;
+pub use config::{Activation, DecoderConfig, LayerKind, Positions, RopeScaling, RopeSpec};
 pub use device::{parse_device, set_threads};
 pub use error::{Error, Result};
 pub use hub::{HubOptions, ModelFiles};
-pub use llama::{LlamaConfig, RopeScaling};
-pub use model::{
-    CandleModel, LoadOptions, ModelInfo, ScoreJob, TokenScores, SUPPORTED_ARCHITECTURES,
-};
+pub use model::{CandleModel, LoadOptions, ModelInfo, ScoreJob, TokenScores};
 pub use sampling::{argmax, Sampler};
 pub use tokenizer::TextTokenizer;
 pub use weights::WeightFormat;

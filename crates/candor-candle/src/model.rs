@@ -11,17 +11,16 @@ use candor_core::{
     LoglikelihoodRequest, ModelError, Prompt, RollingLoglikelihood, RollingRequest,
 };
 
+use crate::arch;
 use crate::chat::ChatTemplate;
+use crate::config::{DecoderConfig, GgufConfig, HfConfig};
+use crate::decoder::Decoder;
 use crate::hub::{self, HubOptions, ModelFiles};
-use crate::llama::{Llama, LlamaConfig};
 use crate::sampling::Sampler;
 use crate::tokenizer::{gguf_chat_template, TextTokenizer};
 use crate::transformer::{KvCache, LayerCache, RowLayout, Transformer};
 use crate::weights::{check_gguf_extent, WeightFormat, WeightStore};
 use crate::{Error, Result};
-
-/// Architectures this build can run.
-pub const SUPPORTED_ARCHITECTURES: &[&str] = &["llama", "mistral"];
 
 /// How to load and run a model.
 #[derive(Clone, Debug)]
@@ -160,14 +159,18 @@ impl CandleModel {
                         path: path.clone(),
                         key: "general.architecture".into(),
                     })?;
-                if !SUPPORTED_ARCHITECTURES.contains(&arch.as_str()) {
-                    return Err(Error::UnsupportedArchitecture {
+                let (form, architecture) = arch::by_gguf_name(&arch)
+                    .and_then(|a| Some((a.gguf.as_ref()?, a)))
+                    .ok_or_else(|| Error::UnsupportedArchitecture {
                         path: path.clone(),
-                        arch,
-                        supported: SUPPORTED_ARCHITECTURES.join(", "),
-                    });
-                }
-                let cfg = LlamaConfig::from_gguf(path, &content, &arch)?;
+                        arch: arch.clone(),
+                        supported: arch::supported().join(", "),
+                    })?;
+                let mut cfg = (form.config)(&GgufConfig {
+                    path,
+                    content: &content,
+                    arch: &arch,
+                })?;
                 let tokenizer = if tokenizer_json.is_file() {
                     None
                 } else if content.metadata.contains_key("tokenizer.ggml.tokens") {
@@ -176,14 +179,20 @@ impl CandleModel {
                     None
                 };
                 let template = gguf_chat_template(&content);
-                let store =
-                    WeightStore::open_gguf(path, content, opts.weights, budget, &opts.device)?;
+                let store = WeightStore::open_gguf(
+                    path,
+                    content,
+                    form.names,
+                    opts.weights,
+                    budget,
+                    &opts.device,
+                )?;
                 let info = (
                     store.parameter_count(),
                     store.tensor_types(),
                     weights_label(&store),
                 );
-                let model = Llama::load(cfg.clone(), &store)?;
+                let model = build(architecture, &mut cfg, &store, form.interleaved_rope)?;
                 (model, cfg, info, arch, tokenizer, template)
             }
             ModelFiles::Safetensors { dir, files } => {
@@ -203,14 +212,18 @@ impl CandleModel {
                         key: "model_type".into(),
                     })?
                     .to_string();
-                if !SUPPORTED_ARCHITECTURES.contains(&arch.as_str()) {
-                    return Err(Error::UnsupportedArchitecture {
-                        path: config_path,
-                        arch,
-                        supported: SUPPORTED_ARCHITECTURES.join(", "),
-                    });
-                }
-                let cfg = LlamaConfig::from_hf(&config_path, &json)?;
+                let architecture =
+                    arch::by_hf_type(&arch).ok_or_else(|| Error::UnsupportedArchitecture {
+                        path: config_path.clone(),
+                        arch: arch.clone(),
+                        supported: arch::supported().join(", "),
+                    })?;
+                let hf = HfConfig {
+                    path: config_path,
+                    json,
+                };
+                let mut cfg = (architecture.from_hf)(&hf)?;
+                let json = hf.json;
                 let stored = match json
                     .get("torch_dtype")
                     .or_else(|| json.get("dtype"))
@@ -232,7 +245,7 @@ impl CandleModel {
                     store.tensor_types(),
                     weights_label(&store),
                 );
-                let model = Llama::load(cfg.clone(), &store)?;
+                let model = build(architecture, &mut cfg, &store, false)?;
                 (model, cfg, info, arch, None, None)
             }
         };
@@ -272,7 +285,7 @@ impl CandleModel {
             weights: store_info.2,
             context_length: cfg.max_position,
             vocab_size: cfg.vocab_size,
-            layers: cfg.num_layers,
+            layers: cfg.num_layers(),
             hidden_size: cfg.hidden_size,
             heads: cfg.num_heads,
             kv_heads: cfg.num_kv_heads,
@@ -564,8 +577,16 @@ impl CandleModel {
                 // causally; its positions continue from its prefix.
                 let mut mask = Vec::with_capacity(b * width * (cached + width));
                 let mut pos = Vec::with_capacity(b * width);
+                let mut key_pos = Vec::with_capacity(b * (cached + width));
                 for row in rows {
                     let valid = prefixes[row.group].len();
+                    key_pos.extend((0..cached + width).map(|k| {
+                        if k < cached {
+                            k as u32
+                        } else {
+                            (valid + k - cached) as u32
+                        }
+                    }));
                     for j in 0..width {
                         pos.push((valid + j) as u32);
                         mask.extend((0..cached + width).map(|k| {
@@ -584,6 +605,7 @@ impl CandleModel {
                 }
                 let layout = RowLayout {
                     positions: Tensor::from_vec(pos, (b, width), &self.device)?,
+                    key_positions: Tensor::from_vec(key_pos, (b, cached + width), &self.device)?,
                     mask: Tensor::from_vec(mask, (b, 1, width, cached + width), &self.device)?,
                 };
                 self.model.forward(&tokens, Some(&cache), Some(&layout))?
@@ -778,9 +800,20 @@ impl CandleModel {
                 .iter()
                 .map(|d| (d.prompt_len + d.new.len() - 1) as u32)
                 .collect();
+            let key_positions: Vec<u32> = live
+                .iter()
+                .flat_map(|d| {
+                    (0..len).map(move |j| match j {
+                        j if j < d.prompt_len => j as u32,
+                        j if j >= padded_len => (d.prompt_len + j - padded_len) as u32,
+                        _ => 0,
+                    })
+                })
+                .collect();
             let inputs: Vec<u32> = live.iter().map(|d| d.new[d.new.len() - 1]).collect();
             let rows = RowLayout {
                 positions: Tensor::from_vec(positions, (b, 1), &self.device)?,
+                key_positions: Tensor::from_vec(key_positions, (b, len), &self.device)?,
                 mask: Tensor::from_vec(mask, (b, 1, 1, len), &self.device)?,
             };
             let tokens = Tensor::from_vec(inputs, (b, 1), &self.device)?;
@@ -845,6 +878,18 @@ struct Decoding<'a> {
 
 /// Stack batch-1 caches of different lengths into one, zero-padded at the end of each row
 /// (the caller masks the padding out).
+/// Read an architecture's weights into a decoder, after checking its config.
+fn build(
+    architecture: &arch::Architecture,
+    cfg: &mut DecoderConfig,
+    store: &WeightStore,
+    interleaved_rope: bool,
+) -> Result<Decoder> {
+    cfg.validate(store.path())?;
+    let weights = (architecture.load)(cfg, store)?;
+    Decoder::new(cfg.clone(), weights, interleaved_rope, store.dtype)
+}
+
 fn pad_caches(caches: &[KvCache]) -> Result<Option<KvCache>> {
     let Some(first) = caches.first() else {
         return Ok(None);

@@ -156,17 +156,24 @@ impl TextTokenizer {
                     .get("tokenizer.ggml.pre")
                     .and_then(|v| v.to_string().ok())
                     .map_or("default", String::as_str);
-                let pattern = match pre {
-                    "llama3" | "llama-v3" | "llama-bpe" | "dbrx" | "smaug-bpe" => Some(LLAMA3_PATTERN),
-                    "qwen2" | "deepseek-r1-qwen" => Some(QWEN2_PATTERN),
-                    _ => None,
-                };
-                let pre_tokenizer = match pattern {
-                    None => json!({"type": "ByteLevel", "add_prefix_space": false,
-                                   "trim_offsets": true, "use_regex": true}),
-                    Some(p) => json!({"type": "Sequence", "pretokenizers": [
-                        {"type": "Split", "pattern": {"Regex": p}, "behavior": "Isolated", "invert": false},
-                        {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]}),
+                let byte_level = json!({"type": "ByteLevel", "add_prefix_space": false,
+                                        "trim_offsets": true, "use_regex": true});
+                let split = |p: &str| json!({"type": "Sequence", "pretokenizers": [
+                    {"type": "Split", "pattern": {"Regex": p}, "behavior": "Isolated", "invert": false},
+                    {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]});
+                let pre_tokenizer = match pre {
+                    "default" | "gpt-2" | "gpt2" | "smollm" => byte_level,
+                    // StarCoder's vocabularies split every digit off before the GPT-2 regex.
+                    "starcoder" | "refact" => json!({"type": "Sequence", "pretokenizers": [
+                        {"type": "Digits", "individual_digits": true}, byte_level]}),
+                    "llama3" | "llama-v3" | "llama-bpe" | "dbrx" | "smaug-bpe" => split(LLAMA3_PATTERN),
+                    "qwen2" | "deepseek-r1-qwen" => split(QWEN2_PATTERN),
+                    other => {
+                        return Err(Error::Tokenizer(format!(
+                            "{}: GGUF pre-tokenizer '{other}' is not supported (supported: default, gpt-2, smollm, starcoder, refact, llama3, llama-bpe, dbrx, smaug-bpe, qwen2); add the model's tokenizer.json beside it",
+                            path.display()
+                        )))
+                    }
                 };
                 json!({
                     "normalizer": null,

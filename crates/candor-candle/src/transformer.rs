@@ -31,8 +31,23 @@ pub trait Transformer: Send + Sync {
 pub struct RowLayout {
     /// `(batch, time)` u32 positions of the new tokens.
     pub positions: Tensor,
+    /// `(batch, cached + time)` u32 positions of every key slot (padding slots: any value).
+    pub key_positions: Tensor,
     /// `(batch, 1, time, cached + time)` additive mask: 0 where a key is visible, -inf elsewhere.
     pub mask: Tensor,
+}
+
+impl RowLayout {
+    /// The mask with keys `window` or more positions behind their query hidden as well.
+    pub fn windowed_mask(&self, window: usize) -> Result<Tensor> {
+        let q = self.positions.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let k = self.key_positions.to_dtype(DType::F32)?.unsqueeze(1)?;
+        let too_old = q.broadcast_sub(&k)?.ge(window as f64)?;
+        let hidden = Tensor::full(f32::NEG_INFINITY, too_old.shape(), too_old.device())?;
+        let open = Tensor::zeros(too_old.shape(), DType::F32, too_old.device())?;
+        let extra = too_old.where_cond(&hidden, &open)?.unsqueeze(1)?;
+        Ok((&self.mask + extra)?)
+    }
 }
 
 /// Keys and values of one layer, `(batch, kv_heads, len, head_dim)`.
@@ -107,17 +122,24 @@ impl KvCache {
     }
 }
 
-/// Additive causal mask `(t, offset + t)`: query `i` sees keys `0..=offset + i`.
-/// `None` when a single query sees every key.
-pub fn causal_mask(t: usize, offset: usize, device: &Device) -> Result<Option<Tensor>> {
-    if t <= 1 {
+/// Additive causal mask `(t, offset + t)`: query `i` (at position `offset + i`) sees keys
+/// `0..=offset + i`, and with a sliding `window` only the last `window` of them.
+/// `None` when every query sees every key.
+pub fn attention_mask(
+    t: usize,
+    offset: usize,
+    window: Option<usize>,
+    device: &Device,
+) -> Result<Option<Tensor>> {
+    let len = offset + t;
+    let visible = |i: usize, j: usize| j <= offset + i && window.is_none_or(|w| offset + i - j < w);
+    if (0..t).all(|i| (0..len).all(|j| visible(i, j))) {
         return Ok(None);
     }
-    let len = offset + t;
     let mask: Vec<f32> = (0..t)
         .flat_map(|i| {
             (0..len).map(move |j| {
-                if j <= offset + i {
+                if visible(i, j) {
                     0.0
                 } else {
                     f32::NEG_INFINITY
@@ -125,9 +147,7 @@ pub fn causal_mask(t: usize, offset: usize, device: &Device) -> Result<Option<Te
             })
         })
         .collect();
-    Ok(Some(
-        Tensor::from_vec(mask, (t, len), device)?.to_dtype(DType::F32)?,
-    ))
+    Ok(Some(Tensor::from_vec(mask, (t, len), device)?))
 }
 
 #[cfg(test)]
@@ -136,11 +156,37 @@ mod tests {
 
     #[test]
     fn mask_sees_prefix_and_past_only() {
-        let m = causal_mask(2, 3, &Device::Cpu).unwrap().unwrap();
+        let m = attention_mask(2, 3, None, &Device::Cpu).unwrap().unwrap();
         let rows = m.to_vec2::<f32>().unwrap();
         assert_eq!(rows[0][..4], [0.0; 4]);
         assert!(rows[0][4].is_infinite());
         assert_eq!(rows[1], vec![0.0; 5]);
-        assert!(causal_mask(1, 7, &Device::Cpu).unwrap().is_none());
+        assert!(attention_mask(1, 7, None, &Device::Cpu).unwrap().is_none());
+    }
+
+    #[test]
+    fn sliding_windows_hide_old_keys() {
+        // Query at position 4 with window 2 sees keys 3 and 4 only.
+        let m = attention_mask(1, 4, Some(2), &Device::Cpu)
+            .unwrap()
+            .unwrap();
+        let row = &m.to_vec2::<f32>().unwrap()[0];
+        assert!(row[..3].iter().all(|v| v.is_infinite()));
+        assert_eq!(row[3..], [0.0, 0.0]);
+        assert!(attention_mask(1, 1, Some(2), &Device::Cpu)
+            .unwrap()
+            .is_none());
+        let rows = RowLayout {
+            positions: Tensor::new(&[[4u32]], &Device::Cpu).unwrap(),
+            key_positions: Tensor::new(&[[0u32, 1, 9, 3, 4]], &Device::Cpu).unwrap(),
+            mask: Tensor::new(&[0f32, 0.0, f32::NEG_INFINITY, 0.0, 0.0], &Device::Cpu)
+                .unwrap()
+                .reshape((1, 1, 1, 5))
+                .unwrap(),
+        };
+        let w = rows.windowed_mask(2).unwrap().flatten_all().unwrap();
+        let w = w.to_vec1::<f32>().unwrap();
+        assert!(w[..3].iter().all(|v| v.is_infinite()));
+        assert_eq!(w[3..], [0.0, 0.0]);
     }
 }

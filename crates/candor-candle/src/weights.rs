@@ -92,6 +92,7 @@ enum Source {
     Gguf {
         content: gguf_file::Content,
         file: Mutex<BufReader<File>>,
+        names: &'static GgufNames,
     },
     Safetensors(candle_core::safetensors::MmapedSafetensors),
 }
@@ -112,6 +113,7 @@ impl WeightStore {
     pub fn open_gguf(
         path: &Path,
         content: gguf_file::Content,
+        names: &'static GgufNames,
         format: WeightFormat,
         memory_budget: u64,
         device: &Device,
@@ -136,6 +138,7 @@ impl WeightStore {
             source: Source::Gguf {
                 content,
                 file: Mutex::new(BufReader::new(file)),
+                names,
             },
             device: device.clone(),
             dtype,
@@ -197,16 +200,17 @@ impl WeightStore {
         &self.path
     }
 
-    /// Whether the GGUF layout is in use: llama.cpp stores Q and K rows permuted for its
-    /// interleaved rotary embedding, so a model must rotate pairs `(2i, 2i+1)` instead of
-    /// halves.
-    pub fn rope_interleaved(&self) -> bool {
+    /// Whether the tensors come from a GGUF file, whose conventions differ in places (llama.cpp
+    /// permutes Llama's Q/K rows for its interleaved rotation; Gemma norms hold `1 + w`).
+    pub fn is_gguf(&self) -> bool {
         matches!(self.source, Source::Gguf { .. })
     }
 
     pub fn contains(&self, hf_name: &str) -> bool {
         match &self.source {
-            Source::Gguf { content, .. } => content.tensor_infos.contains_key(&gguf_name(hf_name)),
+            Source::Gguf { content, names, .. } => {
+                content.tensor_infos.contains_key(&names.translate(hf_name))
+            }
             Source::Safetensors(st) => st.get(hf_name).is_ok(),
         }
     }
@@ -219,10 +223,15 @@ impl WeightStore {
     }
 
     fn qtensor(&self, hf_name: &str) -> Result<QTensor> {
-        let Source::Gguf { content, file } = &self.source else {
+        let Source::Gguf {
+            content,
+            file,
+            names,
+        } = &self.source
+        else {
             return Err(self.missing(hf_name));
         };
-        let name = gguf_name(hf_name);
+        let name = names.translate(hf_name);
         if !content.tensor_infos.contains_key(&name) {
             return Err(self.missing(&name));
         }
@@ -310,14 +319,26 @@ impl WeightStore {
     }
 }
 
-/// Translate a Hugging Face tensor name into llama.cpp's GGUF name.
-fn gguf_name(hf: &str) -> String {
-    const GLOBAL: &[(&str, &str)] = &[
+/// How an architecture's Hugging Face tensor names translate into llama.cpp's GGUF names.
+pub(crate) struct GgufNames {
+    /// Whole-model tensors: `(hf, gguf)`.
+    pub global: &'static [(&'static str, &'static str)],
+    /// What precedes the layer number in Hugging Face names (`model.layers.`).
+    pub layer_prefix: &'static str,
+    /// Layer tensors by the name after `{layer_prefix}{i}.`, up to `.weight` / `.bias`.
+    pub layer: &'static [(&'static str, &'static str)],
+}
+
+/// The Llama layout, which most architectures follow.
+pub(crate) const LLAMA_NAMES: GgufNames = GgufNames {
+    global: &[
         ("model.embed_tokens.weight", "token_embd.weight"),
         ("model.norm.weight", "output_norm.weight"),
+        ("model.norm.bias", "output_norm.bias"),
         ("lm_head.weight", "output.weight"),
-    ];
-    const LAYER: &[(&str, &str)] = &[
+    ],
+    layer_prefix: "model.layers.",
+    layer: &[
         ("input_layernorm", "attn_norm"),
         ("self_attn.q_proj", "attn_q"),
         ("self_attn.k_proj", "attn_k"),
@@ -327,20 +348,28 @@ fn gguf_name(hf: &str) -> String {
         ("mlp.gate_proj", "ffn_gate"),
         ("mlp.up_proj", "ffn_up"),
         ("mlp.down_proj", "ffn_down"),
-    ];
-    if let Some((_, g)) = GLOBAL.iter().find(|(h, _)| *h == hf) {
-        return g.to_string();
-    }
-    if let Some(rest) = hf.strip_prefix("model.layers.") {
-        if let Some((layer, tail)) = rest.split_once('.') {
-            for (h, g) in LAYER {
-                if let Some(suffix) = tail.strip_prefix(h) {
-                    return format!("blk.{layer}.{g}{suffix}");
+    ],
+};
+
+impl GgufNames {
+    /// The GGUF name of a Hugging Face tensor name (unchanged when the table has no entry).
+    fn translate(&self, hf: &str) -> String {
+        if let Some((_, g)) = self.global.iter().find(|(h, _)| *h == hf) {
+            return g.to_string();
+        }
+        if let Some(rest) = hf.strip_prefix(self.layer_prefix) {
+            if let Some((layer, tail)) = rest.split_once('.') {
+                for (h, g) in self.layer {
+                    if let Some(suffix) = tail.strip_prefix(h) {
+                        if suffix.starts_with('.') {
+                            return format!("blk.{layer}.{g}{suffix}");
+                        }
+                    }
                 }
             }
         }
+        hf.to_string()
     }
-    hf.to_string()
 }
 
 /// Check that every tensor of a GGUF file lies inside the file, so that a truncated download
@@ -373,6 +402,7 @@ mod tests {
 
     #[test]
     fn hf_names_map_to_gguf_names() {
+        let gguf_name = |n: &str| LLAMA_NAMES.translate(n);
         assert_eq!(gguf_name("model.embed_tokens.weight"), "token_embd.weight");
         assert_eq!(
             gguf_name("model.layers.12.self_attn.k_proj.weight"),
@@ -385,6 +415,11 @@ mod tests {
         assert_eq!(
             gguf_name("model.layers.3.mlp.down_proj.bias"),
             "blk.3.ffn_down.bias"
+        );
+        // A name that only starts like a known one is not mistaken for it.
+        assert_eq!(
+            gguf_name("model.layers.3.mlp.up_proj_extra.weight"),
+            "model.layers.3.mlp.up_proj_extra.weight"
         );
     }
 

@@ -1,0 +1,81 @@
+//! StarCoder2: LayerNorm with bias, biases on every projection, a plain (ungated) GELU MLP
+//! `c_fc → gelu → c_proj`, rotary positions, grouped-query attention and tied embeddings.
+
+use super::{Architecture, GgufForm};
+use crate::config::{Activation, DecoderConfig, GgufConfig, HfConfig};
+use crate::layers::{lm_head, separate_attention, Block, DecoderWeights, Mlp, Norm};
+use crate::weights::{GgufNames, WeightStore, LLAMA_NAMES};
+use crate::Result;
+
+const NAMES: GgufNames = GgufNames {
+    global: LLAMA_NAMES.global,
+    layer_prefix: "model.layers.",
+    layer: &[
+        ("input_layernorm", "attn_norm"),
+        ("self_attn.q_proj", "attn_q"),
+        ("self_attn.k_proj", "attn_k"),
+        ("self_attn.v_proj", "attn_v"),
+        ("self_attn.o_proj", "attn_output"),
+        ("post_attention_layernorm", "ffn_norm"),
+        ("mlp.c_fc", "ffn_up"),
+        ("mlp.c_proj", "ffn_down"),
+    ],
+};
+
+pub(crate) const ARCH: Architecture = Architecture {
+    hf_types: &["starcoder2"],
+    gguf: Some(GgufForm {
+        name: "starcoder2",
+        names: &NAMES,
+        config: from_gguf,
+        interleaved_rope: false,
+    }),
+    from_hf,
+    load,
+};
+
+fn from_hf(c: &HfConfig) -> Result<DecoderConfig> {
+    let mut cfg = c.common(&["norm_epsilon", "layer_norm_epsilon"], true)?;
+    cfg.activation = c.activation(&["hidden_act"], Activation::GeluTanh)?;
+    cfg.tie_word_embeddings = c.bool("tie_word_embeddings", true);
+    Ok(cfg)
+}
+
+fn from_gguf(g: &GgufConfig) -> Result<DecoderConfig> {
+    let mut cfg = g.common("attention.layer_norm_epsilon")?;
+    cfg.activation = Activation::GeluTanh;
+    Ok(cfg)
+}
+
+fn load(cfg: &mut DecoderConfig, store: &WeightStore) -> Result<DecoderWeights> {
+    let eps = cfg.norm_eps;
+    let blocks = (0..cfg.num_layers())
+        .map(|i| {
+            let p = format!("model.layers.{i}");
+            Ok(Block {
+                attn_norm: Norm::layer(store, &format!("{p}.input_layernorm"), eps)?,
+                attn: separate_attention(store, &format!("{p}.self_attn"))?,
+                post_attn_norm: None,
+                mlp_norm: Norm::layer(store, &format!("{p}.post_attention_layernorm"), eps)?,
+                mlp: Mlp::Plain {
+                    up: store.linear(&format!("{p}.mlp.c_fc"))?,
+                    down: store.linear(&format!("{p}.mlp.c_proj"))?,
+                    act: cfg.activation,
+                },
+                post_mlp_norm: None,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DecoderWeights {
+        embed: store.dense("model.embed_tokens.weight")?,
+        position_embed: None,
+        blocks,
+        final_norm: Norm::layer(store, "model.norm", eps)?,
+        lm_head: lm_head(
+            store,
+            cfg.tie_word_embeddings,
+            "model.embed_tokens",
+            "lm_head",
+        )?,
+    })
+}
