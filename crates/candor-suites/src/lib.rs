@@ -21,7 +21,11 @@ mod harmful;
 pub mod hazards;
 mod jailbreak;
 mod multijail;
+mod toxigen;
 mod truthfulqa;
+pub mod taskfile;
+/// The Rust twin of `tasks/xcopa/xcopa.yaml`: tests check that both give identical requests.
+#[cfg(test)]
 mod xcopa;
 mod xstest;
 
@@ -63,7 +67,6 @@ impl SuiteSpec {
 pub fn catalog() -> Vec<SuiteSpec> {
     vec![
         truthfulqa::spec(),
-        xcopa::spec(),
         xstest::spec(),
         advbench::spec(),
         do_not_answer::spec(),
@@ -71,6 +74,7 @@ pub fn catalog() -> Vec<SuiteSpec> {
         jailbreak::spec(),
         bbq::spec(),
         crows_pairs::spec(),
+        toxigen::spec(),
     ]
 }
 
@@ -82,23 +86,33 @@ pub struct UnknownSuite {
     pub known: String,
 }
 
-/// The tasks of the named suites, in the order given.
+/// The suites candor ships as task files (`tasks/` in the repository, compiled in).
+pub fn file_suites(data: &DataDir) -> Vec<taskfile::FileSuite> {
+    taskfile::builtin_suites(data).expect("built-in task files parse (checked by tests)")
+}
+
+/// The tasks of the named suites, in the order given: the catalog's, then those written as
+/// task files.
 pub fn tasks(names: &[&str], data: &DataDir) -> Result<Vec<Arc<dyn Task>>, UnknownSuite> {
     let catalog = catalog();
+    let files = file_suites(data);
     let mut out = Vec::new();
     for name in names {
-        let spec = catalog
-            .iter()
-            .find(|s| s.name == *name)
-            .ok_or_else(|| UnknownSuite {
+        if let Some(spec) = catalog.iter().find(|s| s.name == *name) {
+            out.extend(spec.tasks(data));
+        } else if let Some(suite) = files.iter().find(|s| s.name == *name) {
+            out.extend(suite.tasks());
+        } else {
+            return Err(UnknownSuite {
                 name: name.to_string(),
                 known: catalog
                     .iter()
                     .map(|s| s.name)
+                    .chain(files.iter().map(|s| s.name.as_str()))
                     .collect::<Vec<_>>()
                     .join(", "),
-            })?;
-        out.extend(spec.tasks(data));
+            });
+        }
     }
     Ok(out)
 }
@@ -129,7 +143,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "unknown suite 'nope' (known suites: truthfulqa_mc, xcopa, xstest, advbench, do_not_answer, multijail, jailbreak, bbq, crows_pairs)"
+            "unknown suite 'nope' (known suites: truthfulqa_mc, xstest, advbench, do_not_answer, multijail, jailbreak, bbq, crows_pairs, toxigen, xcopa, xwinograd, mgsm, truthfulqa_multi)"
         );
     }
 }
