@@ -85,6 +85,68 @@ fn unsupported_architecture_is_named() {
     assert!(msg.contains("'mamba'") && msg.contains("llama"), "{msg}");
 }
 
+/// The tiny fixture of `arch` copied to a scratch folder with its config edited.
+fn edited_fixture(arch: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Option<PathBuf> {
+    let src = shared()?.join("fixtures/tiny").join(arch);
+    let dir = scratch(&format!("edited-{arch}"));
+    std::fs::copy(src.join("model.safetensors"), dir.join("model.safetensors")).unwrap();
+    let text = std::fs::read_to_string(src.join("config.json")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edit(&mut config);
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    Some(dir)
+}
+
+fn load_dir_err(dir: &Path) -> String {
+    match CandleModel::load_files(&hub::local(dir).unwrap(), &LoadOptions::default()) {
+        Ok(_) => panic!("{} loaded", dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn unsupported_config_features_are_named() {
+    // An unknown rope scaling type, in either transformers layout.
+    let Some(dir) = edited_fixture("llama", |c| {
+        c["rope_scaling"] = serde_json::json!({"rope_type": "yarn", "factor": 4.0});
+    }) else {
+        return;
+    };
+    let err = load_dir_err(&dir);
+    assert!(
+        err.contains("config.json") && err.contains("rope scaling type 'yarn' is not supported"),
+        "{err}"
+    );
+    let dir = edited_fixture("phi3", |c| {
+        c["rope_scaling"] = serde_json::Value::Null;
+        c["rope_parameters"] = serde_json::json!({"rope_type": "longrope", "rope_theta": 1e4});
+    })
+    .unwrap();
+    let err = load_dir_err(&dir);
+    assert!(err.contains("'longrope' is not supported"), "{err}");
+    // An activation the engine does not implement.
+    let dir = edited_fixture("starcoder2", |c| c["hidden_act"] = "relu2".into()).unwrap();
+    let err = load_dir_err(&dir);
+    assert!(err.contains("activation 'relu2' is not supported"), "{err}");
+    // A missing shape key is named.
+    let dir = edited_fixture("qwen2", |c| {
+        c.as_object_mut().unwrap().remove("intermediate_size");
+    })
+    .unwrap();
+    let err = load_dir_err(&dir);
+    assert!(
+        err.contains("missing or invalid 'intermediate_size'"),
+        "{err}"
+    );
+    // An unknown architecture lists the supported ones.
+    let dir = edited_fixture("llama", |c| c["model_type"] = "mamba".into()).unwrap();
+    let err = load_dir_err(&dir);
+    assert!(
+        err.contains("'mamba' is not supported") && err.contains("gpt_bigcode"),
+        "{err}"
+    );
+}
+
 #[test]
 fn text_requests_to_a_model_without_tokenizer_say_what_is_missing() {
     let Some(model) = tiny_llama() else { return };

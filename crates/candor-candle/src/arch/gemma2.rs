@@ -83,9 +83,10 @@ fn from_hf(c: &HfConfig) -> Result<DecoderConfig> {
     gemma_common(c, 2)
 }
 
-/// GGUF metadata of Gemma 2/3. GGUF does not store `query_pre_attn_scalar`; like llama.cpp,
-/// the 27B models (46 and 62 layers) scale by `(hidden/heads)^-0.5` and the others by
-/// `head_dim^-0.5`.
+/// GGUF metadata of Gemma 2/3. Converters do not store `query_pre_attn_scalar`: an
+/// `{arch}.attention.scale` key is used when present, else, like llama.cpp, the 27B models
+/// (46 and 62 layers) scale by `(hidden/heads)^-0.5` and the others by `head_dim^-0.5`. The
+/// sliding pattern is `{arch}.attention.sliding_window_pattern` when present.
 pub(super) fn gemma_gguf(
     g: &GgufConfig,
     pattern: usize,
@@ -93,11 +94,17 @@ pub(super) fn gemma_gguf(
 ) -> Result<DecoderConfig> {
     let mut cfg = g.common("attention.layer_norm_rms_epsilon")?;
     let window = g.opt_usize("attention.sliding_window");
+    let pattern = g
+        .opt_usize("attention.sliding_window_pattern")
+        .unwrap_or(pattern)
+        .max(1);
     let n = cfg.num_layers();
     for (i, l) in cfg.layers.iter_mut().enumerate() {
         l.window = if (i + 1) % pattern != 0 { window } else { None };
     }
-    if n == big_layers {
+    if let Some(scale) = g.opt_f64("attention.scale") {
+        cfg.attn_scale = scale;
+    } else if n == big_layers {
         cfg.attn_scale = 1.0 / ((cfg.hidden_size / cfg.num_heads) as f64).sqrt();
     }
     cfg.attn_softcap = g.opt_f64("attn_logit_softcapping");
