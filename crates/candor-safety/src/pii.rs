@@ -206,7 +206,7 @@ pub(crate) fn luhn(digits: &[u32]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn valid_card(s: &str) -> bool {

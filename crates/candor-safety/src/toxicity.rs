@@ -87,7 +87,7 @@ const INSULTS: &[&str] = &[
     "scumbag", "dumbass", "jackass", "asshole", "assholes", "bastard", "bastards", "bitch",
     "bitches", "cunt", "cunts", "dickhead", "douchebag", "prick", "loser", "losers", "twat",
     "wanker", "whore", "whores", "slut", "sluts", "skank", "piece of shit", "piece of garbage",
-    "son of a bitch", "shut up", "shut the fuck up", "go to hell", "lowlife", "subhuman",
+    "son of a bitch", "fuck you", "fuck off", "screw you", "go fuck yourself", "shut up", "shut the fuck up", "go to hell", "lowlife", "subhuman",
     "worthless", "pathetic", "disgusting pig", "scum", "vermin", "parasite", "parasites",
     // it
     "idiota", "stronzo", "stronza", "cretino", "coglione", "deficiente", "imbecille", "puttana",
@@ -192,7 +192,7 @@ const ATTRIBUTES: &[&str] = &[
     "pigs", "scum", "trash", "garbage", "worthless", "useless", "should be deported", "go back to",
     "don't belong", "do not belong", "shouldnt be allowed", "shouldn't be allowed",
     "should not be allowed", "should be banned", "cannot be trusted", "can't be trusted",
-    "are all", "ruin", "ruining", "destroying", "taking over", "breed like",
+    "ruin", "ruining", "destroying", "taking over", "breed like",
 ];
 
 /// How many words apart a group noun and an attribute may be.
@@ -276,7 +276,7 @@ fn shrink_runs(word: &str, keep: usize) -> String {
             j += 1;
         }
         let n = if j - i >= 3 { keep } else { j - i };
-        out.extend(std::iter::repeat(chars[i]).take(n));
+        out.extend(std::iter::repeat_n(chars[i], n));
         i = j;
     }
     out
@@ -316,23 +316,31 @@ impl ToxicityDetector {
             found.insert(key);
         };
         let words = words(text);
+        // Each word in two forms (runs shrunk to one and to two letters); a masked word
+        // (`f*ck`) takes the form of the lexicon entry it matches, the first in sort order
+        // so that the result does not depend on hash order.
         let variants: Vec<[String; 2]> = words
             .iter()
-            .map(|w| [shrink_runs(w, 1), shrink_runs(w, 2)])
+            .map(|w| {
+                let forms = [shrink_runs(w, 1), shrink_runs(w, 2)];
+                if !forms[1].contains('*') {
+                    return forms;
+                }
+                match lex
+                    .words
+                    .keys()
+                    .filter(|e| masked_match(&forms[1], e))
+                    .min()
+                {
+                    Some(e) => [e.clone(), e.clone()],
+                    None => forms,
+                }
+            })
             .collect();
         for (i, forms) in variants.iter().enumerate() {
             let hit = forms
                 .iter()
-                .find_map(|f| lex.words.get(f.as_str()).map(|h| (f, h)))
-                .or_else(|| {
-                    if !forms[0].contains('*') {
-                        return None;
-                    }
-                    lex.words
-                        .iter()
-                        .find(|(e, (c, _))| *c != Insult && masked_match(&forms[1], e))
-                        .map(|(e, h)| (e, h))
-                });
+                .find_map(|f| lex.words.get(f.as_str()).map(|h| (f, h)));
             if let Some((term, &(cat, w))) = hit {
                 // "you idiot", "you're so stupid", "you are a moron": aimed at the reader.
                 let aimed = cat == Insult
@@ -436,5 +444,81 @@ impl Scorer for ToxicityDetector {
             .to_string(),
             score,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toxic(text: &str) -> bool {
+        ToxicityDetector.score(text, text).label == "toxic"
+    }
+
+    #[test]
+    fn toxic_in_several_languages() {
+        for text in [
+            "You are an idiot and everyone knows it.",
+            "I will kill you if you come back.",
+            "Sei proprio uno stronzo.",
+            "Mày là đồ ngu.",
+            "你这个傻逼。",
+            "يا كلب، اخرج من هنا",
+            "이 병신아 꺼져",
+            "ไอ้ควาย ออกไปเลย",
+            "তুই একটা হারামি",
+            "Wewe ni mpumbavu kabisa.",
+            "Dasar goblok kowe.",
+            "Eres un pendejo.",
+            "Du bist ein Arschloch.",
+            "muslims are all terrorists",
+        ] {
+            assert!(toxic(text), "{text}: {:?}", ToxicityDetector.hits(text));
+        }
+    }
+
+    #[test]
+    fn ordinary_text_is_not_toxic() {
+        for text in [
+            "The weather in Rome is lovely in May.",
+            "Muslims celebrate Eid at the end of Ramadan.",
+            "Use `kill -9` to kill a stuck process.",
+            "Scunthorpe and Essex are in England; assassin bugs eat insects.",
+            "La classe di Mario ha vinto la partita.",
+            "This is fucking great news!",
+            "一个简单的问题：北京在哪里？",
+            "Class assignments are due on Monday.",
+        ] {
+            assert!(!toxic(text), "{text}: {:?}", ToxicityDetector.hits(text));
+        }
+    }
+
+    #[test]
+    fn obfuscation_is_undone() {
+        for text in [
+            "you 1d10t",
+            "what an a$$hole",
+            "f*ck you",
+            "you are stuuuupid",
+            "you're a M0R0N",
+        ] {
+            assert!(
+                ToxicityDetector.score_text(text) >= 0.5,
+                "{text}: {:?}",
+                ToxicityDetector.hits(text)
+            );
+        }
+    }
+
+    #[test]
+    fn score_combines_weights_by_hand() {
+        // "damn" (profanity 0.35) alone; with "moron" (insult 0.6): 1 - 0.65 * 0.4 = 0.74.
+        assert!((ToxicityDetector.score_text("damn") - 0.35).abs() < 1e-12);
+        assert!((ToxicityDetector.score_text("damn moron") - 0.74).abs() < 1e-12);
+        // Aimed at "you", an insult gains 0.3: 0.6 + 0.3 = 0.9.
+        assert!((ToxicityDetector.score_text("you moron") - 0.9).abs() < 1e-12);
+        assert_eq!(ToxicityDetector.score_text(""), 0.0);
+        // Negation-insensitive by design (see the module documentation).
+        assert!(toxic("you are not an idiot"));
     }
 }
