@@ -1,8 +1,10 @@
-//! Engine benchmark: prefill and decode speed for quantized vs dequantized weights, and
-//! multiple-choice scoring with vs without prefix sharing. Prints a Markdown table.
+//! Engine benchmark: prefill and decode speed for quantized vs dequantized weights,
+//! multiple-choice scoring with vs without prefix sharing, and one row per architecture's tiny
+//! fixture model so that a regression in any forward pass shows. Prints Markdown tables.
 //!
 //! `cargo bench --bench engine` (model: `$CANDOR_BENCH_MODEL`, else the shared SmolLM2 GGUF;
-//! threads: `--threads N` after `--`, default all cores).
+//! threads: `--threads N` after `--`, default all cores; `--quick`: one run per measurement;
+//! `--tiny`: only the tiny architecture table).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,10 +18,13 @@ fn model_path() -> PathBuf {
     if let Some(p) = std::env::var_os("CANDOR_BENCH_MODEL") {
         return PathBuf::from(p);
     }
-    let shared = std::env::var_os("CANDOR_SHARED")
+    shared_dir().join("models").join(hub::DEFAULT_MODEL)
+}
+
+fn shared_dir() -> PathBuf {
+    std::env::var_os("CANDOR_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    shared.join("models").join(hub::DEFAULT_MODEL)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
 }
 
 fn load(weights: WeightFormat, prefix_sharing: bool) -> CandleModel {
@@ -59,6 +64,10 @@ fn main() {
         set_threads(n);
     }
     let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--tiny") {
+        tiny_architectures(quick);
+        return;
+    }
     println!(
         "model: {} · threads: {}",
         model_path().display(),
@@ -153,5 +162,57 @@ Q: Where were the 1992 Olympics held?\nA: The 1992 Olympics were held in Barcelo
                 questions.len() as f64 / secs
             );
         }
+    }
+    tiny_architectures(quick);
+}
+
+/// Prefill and decode of each tiny fixture model (2 layers, hidden 64, vocab 512): tiny enough
+/// that the numbers measure per-token overhead of each forward pass, not matmul throughput.
+fn tiny_architectures(quick: bool) {
+    println!("\n| tiny model (f32) | prefill, 128 tokens | decode, 64 tokens |\n|---|---|---|");
+    let runs = if quick { 1 } else { 5 };
+    for arch in [
+        "llama",
+        "mistral",
+        "qwen2",
+        "phi3",
+        "starcoder2",
+        "gpt_bigcode",
+        "gemma2",
+        "gemma3",
+    ] {
+        let dir = shared_dir().join("fixtures/tiny").join(arch);
+        let files = hub::local(&dir).expect("tiny fixture (set CANDOR_SHARED)");
+        let opts = LoadOptions {
+            weights: WeightFormat::F32,
+            ..LoadOptions::default()
+        };
+        let model = CandleModel::load_files(&files, &opts).expect("tiny model loads");
+        let ids: Vec<u32> = (0..128u32).map(|i| (i * 37 + 11) % 512).collect();
+        let one = GenerationParams {
+            max_new_tokens: 1,
+            ..Default::default()
+        };
+        let many = GenerationParams {
+            max_new_tokens: 65,
+            ..Default::default()
+        };
+        // One untimed call first: the first forward pays for allocations and thread start-up.
+        model.generate_ids(&ids, &one, false).unwrap();
+        let prefill = time(runs, || {
+            model.generate_ids(&ids, &one, false).unwrap();
+        });
+        let short = &ids[..16];
+        let first = time(runs, || {
+            model.generate_ids(short, &one, false).unwrap();
+        });
+        let all = time(runs, || {
+            model.generate_ids(short, &many, false).unwrap();
+        });
+        println!(
+            "| {arch} | {:.0} tok/s | {:.0} tok/s |",
+            128.0 / prefill,
+            64.0 / (all - first)
+        );
     }
 }
