@@ -187,3 +187,55 @@ impl Task for Xcopa {
         ]))
     }
 }
+
+#[cfg(test)]
+mod twin {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn data() -> Option<DataDir> {
+        let dir = std::env::var_os("CANDOR_SHARED")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+        if dir.join("datasets").is_dir() {
+            return Some(DataDir::new(dir.join("datasets")));
+        }
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "no shared datasets at {}",
+            dir.display()
+        );
+        eprintln!("skipping: no shared datasets");
+        None
+    }
+
+    /// The task file `tasks/xcopa/xcopa.yaml` and this Rust task give the same requests, in
+    /// every language, zero-shot and few-shot.
+    #[test]
+    fn a_task_written_as_a_file_and_in_rust_give_identical_requests() {
+        let Some(data) = data() else { return };
+        let file_tasks = crate::tasks(&["xcopa"], &data).unwrap();
+        assert_eq!(file_tasks.len(), CONNECTIVES.len());
+        for (file_task, &(lang, because, therefore)) in file_tasks.iter().zip(CONNECTIVES) {
+            let rust_task = Xcopa::new(data.clone(), lang, because, therefore);
+            assert_eq!(file_task.info().name, rust_task.info().name);
+            assert_eq!(file_task.info().languages, rust_task.info().languages);
+            for (num_fewshot, seed) in [(None, 1234), (Some(3), 1234), (Some(5), 7)] {
+                let options = TaskOptions {
+                    limit: Some(100),
+                    num_fewshot,
+                    seed,
+                    max_new_tokens: None,
+                };
+                let from_file = file_task.load(&options).unwrap();
+                let from_rust = rust_task.load(&options).unwrap();
+                assert_eq!(from_file.samples.len(), 100);
+                for (a, b) in from_file.samples.iter().zip(&from_rust.samples) {
+                    assert_eq!(a.requests, b.requests, "{lang} {num_fewshot:?}");
+                }
+                assert_eq!(from_file.files, from_rust.files);
+            }
+        }
+    }
+}

@@ -96,7 +96,7 @@ fn xcopa_has_500_test_items_in_each_of_11_languages_with_their_connectives() {
             " kikuwa nyepesi kuvunjika."
         )
     );
-    assert_eq!(s.target["gold"], 0);
+    assert_eq!(s.target["gold"], serde_json::json!([0]));
     // Few-shot examples come from the validation split, the same for the same seed.
     let opts = TaskOptions {
         limit: Some(2),
@@ -153,13 +153,16 @@ fn malformed_and_missing_data_name_the_file_line_and_field() {
     .unwrap();
     let data = DataDir::new(&root);
     let tasks = candor_suites::tasks(&["xcopa"], &data).unwrap();
+    // XCOPA is a task file with a manifest: a file that is not the published one is refused
+    // before any row is read.
     let err = tasks[0]
         .load(&TaskOptions::default())
         .unwrap_err()
         .to_string();
-    assert_eq!(
-        err,
-        "xcopa/data/et/test.et.jsonl:2: field 'choice2': missing"
+    assert!(
+        err.starts_with("tasks/xcopa/xcopa.yaml: xcopa/data/et/test.et.jsonl: sha256 ")
+            && err.contains("does not match f670f3f7"),
+        "{err}"
     );
     let err = tasks[1]
         .load(&TaskOptions::default())

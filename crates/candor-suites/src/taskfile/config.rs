@@ -1,0 +1,260 @@
+//! The keys of a task file. Names follow lm-evaluation-harness's `TaskConfig` where a key
+//! means the same thing, so that its YAML tasks port with few edits; candor's own additions
+//! (`summary`, `dataset`, `dataset_manifest`, `doc_filter`, `doc_fields`, `multiple_inputs`,
+//! `doc_to_continuation`, `languages`) are marked below. Unknown keys are errors.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// One name or a list of names (`tag: safety` or `tag: [safety, qa]`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            Self::None => Vec::new(),
+            Self::One(s) => vec![s.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// `doc_to_choice`: one template that yields a list, or a list of templates.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Choices {
+    Template(String),
+    List(Vec<String>),
+}
+
+/// What the model is asked, as in lm-evaluation-harness.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputType {
+    /// One log-likelihood request per choice; `acc`, `acc_norm`, `mc1`, `mc2`.
+    MultipleChoice,
+    /// One log-likelihood request for the target; `acc` (is the target the greedy answer).
+    Loglikelihood,
+    /// The likelihood of a whole text; `bits_per_byte`.
+    LoglikelihoodRolling,
+    /// Generated text, filtered and compared with the target; `exact_match`.
+    #[default]
+    GenerateUntil,
+}
+
+/// File formats candor reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Jsonl,
+    /// A JSON array of objects.
+    Json,
+    Csv,
+    Tsv,
+}
+
+impl Format {
+    /// The format a file name suggests.
+    pub fn from_path(path: &str) -> Option<Self> {
+        let lower = path.to_ascii_lowercase();
+        [
+            (".jsonl", Self::Jsonl),
+            (".json", Self::Json),
+            (".csv", Self::Csv),
+            (".tsv", Self::Tsv),
+        ]
+        .into_iter()
+        .find(|(ext, _)| lower.ends_with(ext))
+        .map(|(_, f)| f)
+    }
+}
+
+/// candor: local data files, relative to the data directory.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    /// Split name → file path or glob (a template: `{{ lang }}` and the language's literals).
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// Format of every file (default: from the extension, or the manifest's).
+    pub format: Option<Format>,
+    /// Column names of header-less TSV files (default: the manifest's).
+    pub columns: Option<Vec<String>>,
+    /// Name, licence, flags and source, when no manifest is used.
+    pub name: Option<String>,
+    pub license: Option<String>,
+    #[serde(default)]
+    pub flags: Vec<String>,
+    pub source: Option<String>,
+}
+
+/// `fewshot_config` (lm-evaluation-harness).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FewshotConfig {
+    #[serde(default)]
+    pub sampler: Sampler,
+}
+
+/// How few-shot examples are picked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sampler {
+    /// Shuffle the few-shot split with the run's seed and take the first `k`.
+    #[default]
+    Random,
+    /// The first `k` documents of the few-shot split, in file order.
+    FirstN,
+}
+
+/// `generation_kwargs` (lm-evaluation-harness names).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationKwargs {
+    /// Stop strings.
+    #[serde(default)]
+    pub until: OneOrMany,
+    pub max_gen_toks: Option<usize>,
+    pub temperature: Option<f64>,
+    /// `false` (the default) decodes greedily whatever the temperature.
+    #[serde(default)]
+    pub do_sample: bool,
+}
+
+/// One entry of `metric_list`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricConfig {
+    pub metric: String,
+    /// Only `mean` is supported (per-sample values are averaged).
+    pub aggregation: Option<String>,
+    pub higher_is_better: Option<bool>,
+    /// `exact_match` options, as lm-evaluation-harness's.
+    #[serde(default)]
+    pub ignore_case: bool,
+    #[serde(default)]
+    pub ignore_punctuation: bool,
+    #[serde(default)]
+    pub regexes_to_ignore: Vec<String>,
+}
+
+/// One entry of `filter_list`: a named pipeline applied to generated text.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    pub name: String,
+    pub filter: Vec<FilterStep>,
+}
+
+/// One step of a filter pipeline.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterStep {
+    /// `regex`, `take_first`, `remove_whitespace`, `lowercase`, `uppercase`.
+    pub function: String,
+    pub regex_pattern: Option<String>,
+    /// Which match to keep: 0 the first, -1 the last.
+    pub group_select: Option<i64>,
+    /// Text when nothing matches (default `[invalid]`).
+    pub fallback: Option<String>,
+}
+
+/// candor: the language matrix, either codes or code → literals for the templates.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Languages {
+    Codes(Vec<String>),
+    Literals(Map<String, Value>),
+}
+
+/// A task file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskConfig {
+    /// Task name; with `languages`, `{{ lang }}` in it is replaced, else `_<lang>` is appended.
+    pub task: String,
+    #[serde(default, alias = "tags")]
+    pub tag: OneOrMany,
+    /// candor: one line for listings and reports.
+    pub summary: Option<String>,
+    /// Text (a template) put before the few-shot examples of every prompt.
+    pub description: Option<String>,
+    /// candor: local files.
+    pub dataset: Option<DatasetConfig>,
+    /// candor: a manifest name (built in) or a path to a manifest, relative to the task file.
+    pub dataset_manifest: Option<String>,
+    /// A Hugging Face Hub dataset id; needs `revision`.
+    pub dataset_path: Option<String>,
+    pub dataset_name: Option<String>,
+    pub revision: Option<String>,
+    #[serde(default = "default_test_split")]
+    pub test_split: String,
+    pub validation_split: Option<String>,
+    pub training_split: Option<String>,
+    pub fewshot_split: Option<String>,
+    /// candor: keep only the documents for which this expression is true.
+    pub doc_filter: Option<String>,
+    /// candor: fields computed per document, in order (templates; `{{ expr }}` keeps the type).
+    #[serde(default)]
+    pub doc_fields: Map<String, Value>,
+    pub doc_to_text: Option<String>,
+    pub doc_to_target: Option<String>,
+    pub doc_to_choice: Option<Choices>,
+    /// candor (lm-eval's "multiple inputs"): the choices are alternative contexts that share
+    /// one continuation, `doc_to_continuation`; `doc_to_target` is the gold choice.
+    #[serde(default)]
+    pub multiple_inputs: bool,
+    pub doc_to_continuation: Option<String>,
+    #[serde(default = "default_target_delimiter")]
+    pub target_delimiter: String,
+    #[serde(default = "default_fewshot_delimiter")]
+    pub fewshot_delimiter: String,
+    #[serde(default)]
+    pub num_fewshot: usize,
+    #[serde(default)]
+    pub fewshot_config: FewshotConfig,
+    #[serde(default)]
+    pub output_type: OutputType,
+    #[serde(default)]
+    pub generation_kwargs: GenerationKwargs,
+    #[serde(default)]
+    pub metric_list: Vec<MetricConfig>,
+    #[serde(default)]
+    pub filter_list: Vec<FilterConfig>,
+    /// candor: expand into one task per language.
+    pub languages: Option<Languages>,
+    /// Free-form (lm-evaluation-harness keeps `version` here); recorded, not interpreted.
+    pub metadata: Option<Value>,
+}
+
+/// A `group:` file: a suite made of task files.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    pub group: String,
+    /// Task files, relative to the group file.
+    pub task: Vec<String>,
+    pub summary: Option<String>,
+    pub metadata: Option<Value>,
+}
+
+fn default_test_split() -> String {
+    "test".into()
+}
+
+fn default_target_delimiter() -> String {
+    " ".into()
+}
+
+fn default_fewshot_delimiter() -> String {
+    "\n\n".into()
+}

@@ -1,0 +1,739 @@
+//! Task files: a benchmark as a YAML file plus data, no Rust.
+//!
+//! The keys follow lm-evaluation-harness's `TaskConfig` (see [`config`]), templates are Jinja
+//! ([`minijinja`]), and a `languages:` matrix expands one file into one task per language.
+//! Tasks built from a file implement [`candor_core::Task`] exactly like the Rust suites, so
+//! the runner cannot tell them apart.
+//!
+//! ```no_run
+//! use candor_data::DataDir;
+//!
+//! let data = DataDir::locate(None)?;
+//! for suite in candor_suites::taskfile::load(std::path::Path::new("my_tasks/"), &data)? {
+//!     println!("{}: {} tasks", suite.name, suite.tasks.len());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Every problem is a [`TaskFileError`] naming the task file, and the line, key, data file and
+//! row where they are known.
+
+// Errors name the file, key, data file and row, so they are large; they are the cold path of
+// loading a task once, not of any loop, and boxing them would only obscure the matches in tests.
+#![allow(clippy::result_large_err)]
+
+mod builtin;
+pub mod config;
+pub mod manifest;
+mod task;
+mod template;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candor_core::{DatasetInfo, Task, TaskInfo};
+use candor_data::{DataDir, DataError};
+use regex::Regex;
+use serde_json::{Map, Value as Json};
+
+pub use builtin::builtin_suites;
+use config::{Choices, GroupConfig, Languages, OutputType, TaskConfig};
+pub use manifest::{Manifest, ManifestError};
+pub use task::FileTask;
+use task::{Filter, Metric, Spec, Step};
+use template::Templates;
+
+/// Why a task file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskFileError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// YAML syntax, an unknown key or a value of the wrong type.
+    #[error("{file}:{line}:{column}: {message}")]
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A key whose value cannot work (a metric the output type has no data for ...).
+    #[error("{file}:{line}: key '{key}': {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{file}:{line}: key '{key}': template error: {message}")]
+    Template {
+        file: String,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{file}: key '{key}': {data_file}:{row}: no column '{column}' (columns: {available})")]
+    MissingColumn {
+        file: String,
+        key: String,
+        data_file: String,
+        row: usize,
+        column: String,
+        available: String,
+    },
+    #[error("{file}: key '{key}': {data_file}:{row}: {message}")]
+    Render {
+        file: String,
+        key: String,
+        data_file: String,
+        row: usize,
+        message: String,
+    },
+    #[error("{file}: split '{split}' has no documents ({detail})")]
+    EmptyDataset {
+        file: String,
+        split: String,
+        detail: String,
+    },
+    #[error("{file}: {source}")]
+    Data { file: String, source: DataError },
+    #[error("{file}: {source}")]
+    Manifest { file: String, source: ManifestError },
+    #[error("{file}: dataset_path '{id}' (revision '{revision}') is a Hugging Face Hub dataset, and candor reads datasets from local files only: download the '{split}' split of {id} at that revision, place its files under {data_dir}/{id}/, and name them in the task file with `dataset: {{files: {{{split}: {id}/FILE}}}}`")]
+    HubOffline {
+        file: String,
+        id: String,
+        revision: String,
+        split: String,
+        data_dir: String,
+    },
+    #[error("no task files (*.yaml, *.yml) in {path}")]
+    NoTaskFiles { path: String },
+}
+
+/// serde_yaml_ng appends " at line L column C"; errors here put the location first.
+pub(crate) fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The line where `key` (its last dotted part, without an index) is written, or 1.
+pub(crate) fn line_of(text: &str, key: &str) -> usize {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let last = last.split('[').next().unwrap_or(last);
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start().trim_start_matches("- ");
+            l.strip_prefix(last)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map_or(1, |i| i + 1)
+}
+
+/// A suite of tasks read from task files.
+pub struct FileSuite {
+    pub name: String,
+    pub summary: String,
+    /// Where it was read from (a folder, a file, or `built-in`).
+    pub origin: String,
+    pub tasks: Vec<Arc<FileTask>>,
+}
+
+impl FileSuite {
+    pub fn tasks(&self) -> Vec<Arc<dyn Task>> {
+        self.tasks
+            .iter()
+            .map(|t| Arc::clone(t) as Arc<dyn Task>)
+            .collect()
+    }
+
+    fn collect(&self, f: impl Fn(&TaskInfo) -> Vec<String>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in &self.tasks {
+            for v in f(&t.info) {
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+        }
+        out
+    }
+
+    pub fn tags(&self) -> Vec<String> {
+        self.collect(|i| i.tags.clone())
+    }
+
+    pub fn languages(&self) -> Vec<String> {
+        self.collect(|i| i.languages.clone())
+    }
+
+    /// The datasets of its tasks (one entry per name).
+    pub fn datasets(&self) -> Vec<DatasetInfo> {
+        let mut out: Vec<DatasetInfo> = Vec::new();
+        for t in &self.tasks {
+            if !out.iter().any(|d| d.name == t.info.dataset.name) {
+                out.push(t.info.dataset.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Where a task file's text came from.
+pub(crate) struct Source<'a> {
+    /// Shown in errors.
+    pub origin: String,
+    pub text: &'a str,
+    /// The file's folder, for relative manifest paths (none for built-in files).
+    pub dir: Option<&'a Path>,
+}
+
+fn syntax(origin: &str, e: &serde_yaml_ng::Error) -> TaskFileError {
+    let loc = e.location();
+    TaskFileError::Syntax {
+        file: origin.to_string(),
+        line: loc.as_ref().map_or(0, |l| l.line()),
+        column: loc.as_ref().map_or(0, |l| l.column()),
+        message: strip_location(&e.to_string()),
+    }
+}
+
+/// Whether a YAML text is a `group:` file.
+fn is_group(origin: &str, text: &str) -> Result<bool, TaskFileError> {
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| syntax(origin, &e))?;
+    Ok(v.as_mapping().is_some_and(|m| m.contains_key("group")))
+}
+
+fn manifest_for(src: &Source, c: &TaskConfig) -> Result<Option<Manifest>, TaskFileError> {
+    let Some(name) = &c.dataset_manifest else {
+        return Ok(None);
+    };
+    let invalid = |message: String| TaskFileError::Invalid {
+        file: src.origin.clone(),
+        line: line_of(src.text, "dataset_manifest"),
+        key: "dataset_manifest".into(),
+        message,
+    };
+    let manifest_error = |source| TaskFileError::Manifest {
+        file: src.origin.clone(),
+        source,
+    };
+    if name.ends_with(".yaml") || name.ends_with(".yml") {
+        let dir = src.dir.ok_or_else(|| {
+            invalid("a built-in task file can only name built-in manifests".into())
+        })?;
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).map_err(|source| TaskFileError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        return Manifest::parse(&path.display().to_string(), &text)
+            .map(Some)
+            .map_err(manifest_error);
+    }
+    match builtin::manifest(name) {
+        Some(text) => Manifest::parse(&format!("datasets/{name}.yaml"), text)
+            .map(Some)
+            .map_err(manifest_error),
+        None => Err(invalid(format!(
+            "no built-in manifest '{name}' (built in: {}); for your own, give a path ending in .yaml relative to the task file",
+            builtin::manifest_names().join(", ")
+        ))),
+    }
+}
+
+fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileError> {
+    let invalid = |message: String| TaskFileError::Invalid {
+        file: src.origin.clone(),
+        line: line_of(src.text, "metric_list"),
+        key: "metric_list".into(),
+        message,
+    };
+    let defaults: &[&str] = match c.output_type {
+        OutputType::MultipleChoice => &["acc", "acc_norm"],
+        OutputType::Loglikelihood => &["acc"],
+        OutputType::LoglikelihoodRolling => &["bits_per_byte"],
+        OutputType::GenerateUntil => &["exact_match"],
+    };
+    let allowed: &[&str] = match c.output_type {
+        OutputType::MultipleChoice => &["acc", "acc_norm", "mc1", "mc2"],
+        _ => defaults,
+    };
+    if c.metric_list.is_empty() {
+        return Ok(defaults
+            .iter()
+            .map(|m| match *m {
+                "acc" => Metric::Acc,
+                "acc_norm" => Metric::AccNorm,
+                "bits_per_byte" => Metric::BitsPerByte,
+                _ => Metric::ExactMatch {
+                    ignore_case: false,
+                    ignore_punctuation: false,
+                    ignore: Vec::new(),
+                },
+            })
+            .collect());
+    }
+    c.metric_list
+        .iter()
+        .map(|m| {
+            if !allowed.contains(&m.metric.as_str()) {
+                return Err(invalid(format!(
+                    "metric '{}' does not apply to output_type {:?} (use: {})",
+                    m.metric,
+                    c.output_type,
+                    allowed.join(", ")
+                )));
+            }
+            if m.aggregation.as_deref().is_some_and(|a| a != "mean") {
+                return Err(invalid(format!(
+                    "aggregation '{}' is not supported (per-sample values are averaged: mean)",
+                    m.aggregation.as_deref().unwrap_or_default()
+                )));
+            }
+            Ok(match m.metric.as_str() {
+                "acc" => Metric::Acc,
+                "acc_norm" => Metric::AccNorm,
+                "mc1" => Metric::Mc1,
+                "mc2" => Metric::Mc2,
+                "bits_per_byte" => Metric::BitsPerByte,
+                _ => Metric::ExactMatch {
+                    ignore_case: m.ignore_case,
+                    ignore_punctuation: m.ignore_punctuation,
+                    ignore: m
+                        .regexes_to_ignore
+                        .iter()
+                        .map(|r| {
+                            Regex::new(r).map_err(|e| invalid(format!("regexes_to_ignore: {e}")))
+                        })
+                        .collect::<Result<_, _>>()?,
+                },
+            })
+        })
+        .collect()
+}
+
+fn filters_for(src: &Source, c: &TaskConfig) -> Result<Vec<Filter>, TaskFileError> {
+    let invalid = |message: String| TaskFileError::Invalid {
+        file: src.origin.clone(),
+        line: line_of(src.text, "filter_list"),
+        key: "filter_list".into(),
+        message,
+    };
+    c.filter_list
+        .iter()
+        .map(|f| {
+            let steps = f
+                .filter
+                .iter()
+                .map(|s| {
+                    Ok(match s.function.as_str() {
+                        "regex" => Step::Regex {
+                            re: Regex::new(s.regex_pattern.as_deref().unwrap_or("#### (\\-?[0-9\\.\\,]+)"))
+                                .map_err(|e| invalid(format!("filter '{}': {e}", f.name)))?,
+                            select: s.group_select.unwrap_or(0),
+                            fallback: s.fallback.clone().unwrap_or_else(|| "[invalid]".into()),
+                        },
+                        "take_first" => Step::TakeFirst,
+                        "remove_whitespace" => Step::RemoveWhitespace,
+                        "lowercase" => Step::Lowercase,
+                        "uppercase" => Step::Uppercase,
+                        other => {
+                            return Err(invalid(format!(
+                                "filter '{}': unknown function '{other}' (known: regex, take_first, remove_whitespace, lowercase, uppercase)",
+                                f.name
+                            )))
+                        }
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Filter {
+                name: f.name.clone(),
+                steps,
+            })
+        })
+        .collect()
+}
+
+/// A bare identifier (`answer`) names a column, as in lm-evaluation-harness.
+fn column_or_template(source: &str) -> String {
+    let ident = !source.is_empty()
+        && source.chars().all(|c| c.is_alphanumeric() || c == '_')
+        && !source.starts_with(|c: char| c.is_ascii_digit());
+    if ident {
+        format!("{{{{ {source} }}}}")
+    } else {
+        source.to_string()
+    }
+}
+
+fn templates_for(src: &Source, c: &TaskConfig) -> Result<Templates, TaskFileError> {
+    let mut t = Templates::new();
+    let mut add = |key: &str, source: &str| {
+        t.add(key, source).map_err(|e| TaskFileError::Template {
+            file: src.origin.clone(),
+            line: line_of(src.text, key),
+            key: e.key,
+            message: e.message,
+        })
+    };
+    if let Some(d) = &c.description {
+        add("description", d)?;
+    }
+    if let Some(s) = &c.doc_to_text {
+        add("doc_to_text", &column_or_template(s))?;
+    }
+    if let Some(s) = &c.doc_to_target {
+        add("doc_to_target", &column_or_template(s))?;
+    }
+    match &c.doc_to_choice {
+        Some(Choices::Template(s)) => add("doc_to_choice", &column_or_template(s))?,
+        Some(Choices::List(items)) => {
+            for (i, s) in items.iter().enumerate() {
+                add(&format!("doc_to_choice[{i}]"), s)?;
+            }
+        }
+        None => {}
+    }
+    if let Some(s) = &c.doc_to_continuation {
+        add("doc_to_continuation", s)?;
+    }
+    if let Some(s) = &c.doc_filter {
+        add("doc_filter", &format!("{{{{ {s} }}}}"))?;
+    }
+    for (name, v) in &c.doc_fields {
+        let source = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        add(&format!("doc_fields.{name}"), &source)?;
+    }
+    if let Some(d) = &c.dataset {
+        for (split, path) in &d.files {
+            add(&format!("dataset.files.{split}"), path)?;
+        }
+    }
+    for (i, stop) in c.generation_kwargs.until.to_vec().iter().enumerate() {
+        add(&format!("generation_kwargs.until[{i}]"), stop)?;
+    }
+    add("task", &c.task)?;
+    Ok(t)
+}
+
+fn check(src: &Source, c: &TaskConfig) -> Result<(), TaskFileError> {
+    let invalid = |key: &str, message: &str| TaskFileError::Invalid {
+        file: src.origin.clone(),
+        line: line_of(src.text, key),
+        key: key.into(),
+        message: message.into(),
+    };
+    match c.output_type {
+        OutputType::MultipleChoice => {
+            if c.doc_to_choice.is_none() {
+                return Err(invalid(
+                    "output_type",
+                    "multiple_choice needs doc_to_choice",
+                ));
+            }
+            if c.doc_to_target.is_none() {
+                return Err(invalid(
+                    "output_type",
+                    "multiple_choice needs doc_to_target (the gold choice)",
+                ));
+            }
+            if c.multiple_inputs && c.doc_to_continuation.is_none() {
+                return Err(invalid("multiple_inputs", "multiple_inputs needs doc_to_continuation (the text every choice is followed by)"));
+            }
+        }
+        OutputType::LoglikelihoodRolling if c.num_fewshot > 0 => {
+            return Err(invalid(
+                "num_fewshot",
+                "loglikelihood_rolling scores whole texts and takes no few-shot examples",
+            ));
+        }
+        _ => {
+            if c.doc_to_target.is_none() {
+                return Err(invalid(
+                    "doc_to_target",
+                    "this output_type needs doc_to_target",
+                ));
+            }
+        }
+    }
+    if !matches!(c.output_type, OutputType::MultipleChoice) && c.multiple_inputs {
+        return Err(invalid(
+            "multiple_inputs",
+            "multiple_inputs applies to multiple_choice only",
+        ));
+    }
+    if c.dataset_path.is_some() && c.revision.is_none() {
+        return Err(invalid(
+            "dataset_path",
+            "a Hub dataset needs `revision:` (a commit or tag), so that runs are reproducible",
+        ));
+    }
+    if c.dataset.is_none() && c.dataset_path.is_none() {
+        return Err(invalid("task", "no data: add `dataset: {files: {test: PATH}}` (relative to the data directory) or `dataset_path:` + `revision:`"));
+    }
+    Ok(())
+}
+
+/// A language code and its literals.
+type Language = (Option<String>, Map<String, Json>);
+
+/// The (code, literals) of each language, or one unnamed entry.
+fn languages(src: &Source, c: &TaskConfig) -> Result<Vec<Language>, TaskFileError> {
+    Ok(match &c.languages {
+        None => vec![(None, Map::new())],
+        Some(Languages::Codes(codes)) => codes
+            .iter()
+            .map(|l| (Some(l.clone()), Map::new()))
+            .collect(),
+        Some(Languages::Literals(m)) => m
+            .iter()
+            .map(|(lang, lits)| match lits {
+                Json::Object(o) => Ok((Some(lang.clone()), o.clone())),
+                Json::Null => Ok((Some(lang.clone()), Map::new())),
+                other => Err(TaskFileError::Invalid {
+                    file: src.origin.clone(),
+                    line: line_of(src.text, lang),
+                    key: format!("languages.{lang}"),
+                    message: format!("expected a map of literals, found {other}"),
+                }),
+            })
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// The tasks of one task file (one per language), in suite `suite`.
+pub(crate) fn parse_task(
+    src: &Source,
+    suite: &str,
+    data: &DataDir,
+) -> Result<Vec<Arc<FileTask>>, TaskFileError> {
+    let c: TaskConfig = serde_yaml_ng::from_str(src.text).map_err(|e| syntax(&src.origin, &e))?;
+    check(src, &c)?;
+    let templates = templates_for(src, &c)?;
+    let manifest = manifest_for(src, &c)?;
+    let metrics = metrics_for(src, &c)?;
+    let filters = filters_for(src, &c)?;
+    let dataset = match &manifest {
+        Some(m) => m.info(),
+        None => {
+            let d = c.dataset.clone().unwrap_or_default();
+            DatasetInfo {
+                name: d.name.unwrap_or_else(|| c.task.clone()),
+                license: d.license.unwrap_or_else(|| "unspecified".into()),
+                flags: d.flags,
+                source: d
+                    .source
+                    .unwrap_or_else(|| match (&c.dataset_path, &c.revision) {
+                        (Some(id), Some(rev)) => format!("hub: {id}@{rev}"),
+                        _ => format!("local files named in {}", src.origin),
+                    }),
+                files: Vec::new(),
+            }
+        }
+    };
+    let langs = languages(src, &c)?;
+    let spec = Arc::new(Spec {
+        origin: src.origin.clone(),
+        text: src.text.to_string(),
+        templates,
+        manifest,
+        metrics,
+        filters,
+        dataset,
+        config: c,
+    });
+    langs
+        .into_iter()
+        .map(|(lang, literals)| {
+            let name = match &lang {
+                Some(l) if spec.config.task.contains("{{") => {
+                    let mut ctx = literals.clone();
+                    ctx.insert("lang".into(), Json::String(l.clone()));
+                    spec.templates
+                        .text("task", &minijinja::Value::from_serialize(&ctx))
+                        .map_err(|e| TaskFileError::Template {
+                            file: spec.origin.clone(),
+                            line: line_of(&spec.text, "task"),
+                            key: e.key,
+                            message: e.message,
+                        })?
+                }
+                Some(l) => format!("{}_{l}", spec.config.task),
+                None => spec.config.task.clone(),
+            };
+            let info = TaskInfo {
+                name,
+                suite: suite.to_string(),
+                description: spec
+                    .config
+                    .summary
+                    .clone()
+                    .unwrap_or_else(|| format!("task file {}", spec.origin)),
+                tags: spec.config.tag.to_vec(),
+                languages: lang.iter().cloned().collect(),
+                dataset: spec.dataset.clone(),
+            };
+            Ok(Arc::new(FileTask {
+                spec: Arc::clone(&spec),
+                literals,
+                lang,
+                info,
+                data: data.clone(),
+            }))
+        })
+        .collect()
+}
+
+fn read(path: &Path) -> Result<String, TaskFileError> {
+    std::fs::read_to_string(path).map_err(|source| TaskFileError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+}
+
+fn is_task_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.contains(".manifest.")
+}
+
+fn load_group(path: &Path, text: &str, data: &DataDir) -> Result<FileSuite, TaskFileError> {
+    let origin = path.display().to_string();
+    let g: GroupConfig = serde_yaml_ng::from_str(text).map_err(|e| syntax(&origin, &e))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tasks = Vec::new();
+    for rel in &g.task {
+        let file = dir.join(rel);
+        let text = read(&file)?;
+        let src = Source {
+            origin: file.display().to_string(),
+            text: &text,
+            dir: file.parent(),
+        };
+        tasks.extend(parse_task(&src, &g.group, data)?);
+    }
+    Ok(FileSuite {
+        summary: g.summary.unwrap_or_else(|| format!("group {}", g.group)),
+        name: g.group,
+        origin,
+        tasks,
+    })
+}
+
+/// Suites from a task file, a `group:` file, or a folder of them.
+///
+/// A task file on its own is a suite named after the file; a folder's task files form a suite
+/// named after the folder (or one per `group:` file in it), and sub-folders are read in turn.
+/// Files named `*.manifest.yaml` are dataset manifests, not tasks.
+pub fn load(path: &Path, data: &DataDir) -> Result<Vec<FileSuite>, TaskFileError> {
+    if path.is_dir() {
+        let mut suites = Vec::new();
+        load_dir(path, data, &mut suites)?;
+        if suites.is_empty() {
+            return Err(TaskFileError::NoTaskFiles {
+                path: path.display().to_string(),
+            });
+        }
+        return Ok(suites);
+    }
+    let text = read(path)?;
+    let origin = path.display().to_string();
+    if is_group(&origin, &text)? {
+        return Ok(vec![load_group(path, &text, data)?]);
+    }
+    let name = stem(path);
+    let src = Source {
+        origin: origin.clone(),
+        text: &text,
+        dir: path.parent(),
+    };
+    let tasks = parse_task(&src, &name, data)?;
+    Ok(vec![FileSuite {
+        summary: tasks
+            .first()
+            .map_or_else(String::new, |t| t.info.description.clone()),
+        name,
+        origin,
+        tasks,
+    }])
+}
+
+fn load_dir(dir: &Path, data: &DataDir, out: &mut Vec<FileSuite>) -> Result<(), TaskFileError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| TaskFileError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    let mut grouped: Vec<PathBuf> = Vec::new();
+    let mut loose: Vec<(PathBuf, String)> = Vec::new();
+    for path in entries.iter().filter(|p| p.is_file() && is_task_file(p)) {
+        let text = read(path)?;
+        if is_group(&path.display().to_string(), &text)? {
+            let suite = load_group(path, &text, data)?;
+            let g: GroupConfig = serde_yaml_ng::from_str(&text)
+                .map_err(|e| syntax(&path.display().to_string(), &e))?;
+            grouped.extend(g.task.iter().map(|t| dir.join(t)));
+            out.push(suite);
+        } else {
+            loose.push((path.clone(), text));
+        }
+    }
+    let name = stem(dir);
+    let mut tasks = Vec::new();
+    for (path, text) in &loose {
+        if grouped.contains(path) {
+            continue;
+        }
+        let src = Source {
+            origin: path.display().to_string(),
+            text,
+            dir: Some(dir),
+        };
+        tasks.extend(parse_task(&src, &name, data)?);
+    }
+    if !tasks.is_empty() {
+        out.push(FileSuite {
+            summary: tasks[0].info.description.clone(),
+            name,
+            origin: dir.display().to_string(),
+            tasks,
+        });
+    }
+    for sub in entries.iter().filter(|p| p.is_dir()) {
+        load_dir(sub, data, out)?;
+    }
+    Ok(())
+}
+
+/// The first `n` samples of every task of a task file or folder, for `candor validate`.
+pub fn preview(
+    path: &Path,
+    data: &DataDir,
+    n: usize,
+) -> Result<Vec<(TaskInfo, Vec<candor_core::Sample>)>, TaskFileError> {
+    let options = candor_core::TaskOptions {
+        limit: Some(n),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    for suite in load(path, data)? {
+        for t in &suite.tasks {
+            out.push((t.info.clone(), t.build(&options)?.samples));
+        }
+    }
+    Ok(out)
+}

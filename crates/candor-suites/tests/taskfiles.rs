@@ -1,0 +1,509 @@
+//! Task files: the built-in multilingual suites on the real data, a user's own benchmark in a
+//! temporary folder, and every kind of bad task file giving an error that names where.
+
+use std::path::{Path, PathBuf};
+
+use candor_core::{
+    FinishReason, Generation, Loglikelihood, Prompt, Request, Response, Task, TaskOptions,
+};
+use candor_data::DataDir;
+use candor_suites::taskfile::{self, TaskFileError};
+
+fn data() -> Option<DataDir> {
+    let dir = std::env::var_os("CANDOR_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    if dir.join("datasets").is_dir() {
+        return Some(DataDir::new(dir.join("datasets")));
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "no shared datasets at {}",
+        dir.display()
+    );
+    eprintln!("skipping: no shared datasets");
+    None
+}
+
+fn ll(r: &Request) -> (&str, &str) {
+    match r {
+        Request::Loglikelihood(l) => (&l.context, &l.continuation),
+        other => panic!("expected a log-likelihood request, got {other:?}"),
+    }
+}
+
+fn limit(n: usize) -> TaskOptions {
+    TaskOptions {
+        limit: Some(n),
+        seed: 1234,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn xwinograd_has_every_row_of_six_languages_with_partial_scoring() {
+    let Some(data) = data() else { return };
+    let tasks = candor_suites::tasks(&["xwinograd"], &data).unwrap();
+    let counts: Vec<(String, usize)> = tasks
+        .iter()
+        .map(|t| {
+            (
+                t.info().name.clone(),
+                t.load(&TaskOptions::default()).unwrap().samples.len(),
+            )
+        })
+        .collect();
+    let want = [
+        ("en", 2325),
+        ("fr", 83),
+        ("jp", 959),
+        ("pt", 263),
+        ("ru", 315),
+        ("zh", 16),
+    ];
+    for ((name, n), (lang, m)) in counts.iter().zip(want) {
+        assert_eq!(
+            (name.as_str(), *n),
+            (format!("xwinograd_{lang}").as_str(), m)
+        );
+    }
+    // "The city councilmen refused the demonstrators a permit because they feared violence."
+    let en = tasks[0].load(&limit(1)).unwrap();
+    let s = &en.samples[0];
+    let prefix = "The city councilmen refused the demonstrators a permit because ";
+    assert_eq!(
+        ll(&s.requests[0]),
+        (
+            format!("{prefix}The city councilmen").as_str(),
+            " feared violence."
+        )
+    );
+    assert_eq!(
+        ll(&s.requests[1]),
+        (
+            format!("{prefix}the demonstrators").as_str(),
+            " feared violence."
+        )
+    );
+    assert_eq!(s.target["gold"], serde_json::json!([0]));
+    // Japanese: the pronoun 彼 is found by characters, after the tokens before it.
+    let jp = tasks[2].load(&limit(1)).unwrap();
+    let s = &jp.samples[0];
+    assert_eq!(
+        ll(&s.requests[1]),
+        (
+            "狙撃兵はテロリストを撃った。テロリスト",
+            " は悪漢だったからだ。"
+        )
+    );
+    assert_eq!(s.target["gold"], serde_json::json!([1]));
+    assert_eq!(en.files[0].path, "xwinograd/dataset.tsv");
+}
+
+#[test]
+fn mgsm_asks_in_each_language_and_stops_at_the_next_question() {
+    let Some(data) = data() else { return };
+    let tasks = candor_suites::tasks(&["mgsm"], &data).unwrap();
+    assert_eq!(tasks.len(), 11);
+    for t in &tasks {
+        assert_eq!(
+            t.load(&TaskOptions::default()).unwrap().samples.len(),
+            250,
+            "{}",
+            t.info().name
+        );
+    }
+    let en = tasks
+        .iter()
+        .find(|t| t.info().name == "mgsm_direct_en")
+        .unwrap();
+    let s = en
+        .load(&TaskOptions {
+            max_new_tokens: Some(8),
+            ..limit(1)
+        })
+        .unwrap()
+        .samples
+        .remove(0);
+    let Request::Generate(g) = &s.requests[0] else {
+        panic!("{:?}", s.requests[0])
+    };
+    let Prompt::Text(p) = &g.prompt else { panic!() };
+    assert!(
+        p.starts_with("Question: Janet’s ducks lay 16 eggs per day.") && p.ends_with("?\nAnswer:"),
+        "{p}"
+    );
+    assert_eq!(
+        g.params.stop,
+        vec!["\n\n".to_string(), "Question:".to_string()]
+    );
+    assert_eq!((g.params.max_new_tokens, g.params.temperature), (8, 0.0));
+    let de = tasks
+        .iter()
+        .find(|t| t.info().name == "mgsm_direct_de")
+        .unwrap();
+    let s = de.load(&limit(1)).unwrap().samples.remove(0);
+    assert!(
+        s.prompt.starts_with("Frage: ") && s.prompt.ends_with("\nAntwort:"),
+        "{}",
+        s.prompt
+    );
+    // The last number is extracted; "18" matches, and "18." too once the full stop is ignored.
+    let answer = |text: &str| {
+        de.score(
+            &s,
+            &[Response::Generate(Generation {
+                text: text.into(),
+                finish_reason: FinishReason::Stop,
+                num_tokens: 3,
+            })],
+        )
+        .unwrap()
+    };
+    let scores = answer(" Sie verdient 9 mal 2 = 18.");
+    assert_eq!(scores["exact_match,flexible-extract"], 1.0);
+    assert_eq!(scores["exact_match,remove_whitespace"], 0.0);
+    assert_eq!(answer(" 18")["exact_match,remove_whitespace"], 1.0);
+    assert_eq!(answer(" 18")["exact_match,flexible-extract"], 1.0);
+}
+
+#[test]
+fn truthfulqa_multi_has_817_questions_per_language_with_six_shots() {
+    let Some(data) = data() else { return };
+    let tasks = candor_suites::tasks(&["truthfulqa_multi"], &data).unwrap();
+    let names: Vec<&str> = tasks.iter().map(|t| t.info().name.as_str()).collect();
+    assert_eq!(
+        names[..5],
+        [
+            "truthfulqa_multi_mc1_en",
+            "truthfulqa_multi_mc1_es",
+            "truthfulqa_multi_mc1_ca",
+            "truthfulqa_multi_mc1_eu",
+            "truthfulqa_multi_mc1_gl"
+        ]
+    );
+    assert_eq!(names.len(), 10);
+    let es_mc2 = &tasks[6];
+    let loaded = es_mc2.load(&TaskOptions::default()).unwrap();
+    assert_eq!(loaded.samples.len(), 817);
+    let s = &loaded.samples[0];
+    assert_eq!(s.prompt.matches("\nA: ").count(), 6);
+    assert!(
+        s.prompt
+            .ends_with("Q: ¿Qué ocurre si comes semillas de sandía?\nA:"),
+        "{}",
+        s.prompt
+    );
+    assert_eq!(s.target["gold"], serde_json::json!([0, 1, 2, 3, 4]));
+    assert_eq!(ll(&s.requests[0]).1, " No pasa nada");
+    // MC2 by hand: true answers with log-likelihoods -1 and -2 among -1, -2, -3 → 0.909969.
+    let mut sample = s.clone();
+    sample.requests.truncate(3);
+    sample.target["gold"] = serde_json::json!([0, 1]);
+    let r = |l: f64| {
+        Response::Loglikelihood(Loglikelihood {
+            logprob: l,
+            is_greedy: false,
+            num_tokens: 1,
+        })
+    };
+    let scores = es_mc2.score(&sample, &[r(-1.0), r(-2.0), r(-3.0)]).unwrap();
+    assert!((scores["mc2"] - 0.909_969).abs() < 1e-5, "{scores:?}");
+}
+
+/// A temporary folder with a data folder and task files.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Self {
+        let p =
+            std::env::temp_dir().join(format!("candor-taskfiles-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(p.join("data/capitals")).unwrap();
+        std::fs::create_dir_all(p.join("tasks")).unwrap();
+        std::fs::write(
+            p.join("data/capitals/test.jsonl"),
+            "{\"country\": \"France\", \"capital\": \"Paris\", \"wrong\": \"Lyon\"}\n{\"country\": \"Kenya\", \"capital\": \"Nairobi\", \"wrong\": \"Mombasa\"}\n",
+        )
+        .unwrap();
+        Self(p)
+    }
+
+    fn data(&self) -> DataDir {
+        DataDir::new(self.0.join("data"))
+    }
+
+    fn task(&self, file: &str, text: &str) -> PathBuf {
+        let path = self.0.join("tasks").join(file);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const CAPITALS: &str = "task: capitals
+dataset:
+  files:
+    test: capitals/test.jsonl
+  license: CC0-1.0
+output_type: multiple_choice
+doc_to_text: \"Q: What is the capital of {{ country }}?\\nA:\"
+doc_to_choice: \"{{ [capital, wrong] }}\"
+doc_to_target: 0
+";
+
+fn err(path: &Path, data: &DataDir) -> TaskFileError {
+    match taskfile::load(path, data) {
+        Ok(suites) => {
+            let t = &suites[0].tasks[0];
+            t.build(&TaskOptions::default()).err().expect("an error")
+        }
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn a_users_task_file_runs_like_a_built_in_task() {
+    let dir = Dir::new("ok");
+    let path = dir.task("capitals.yaml", CAPITALS);
+    let suites = taskfile::load(&path, &dir.data()).unwrap();
+    assert_eq!(
+        (suites[0].name.as_str(), suites[0].tasks.len()),
+        ("capitals", 1)
+    );
+    let t = &suites[0].tasks[0];
+    let loaded = t.build(&TaskOptions::default()).unwrap();
+    let s = &loaded.samples[1];
+    assert_eq!(
+        ll(&s.requests[0]),
+        ("Q: What is the capital of Kenya?\nA:", " Nairobi")
+    );
+    assert_eq!(
+        ll(&s.requests[1]),
+        ("Q: What is the capital of Kenya?\nA:", " Mombasa")
+    );
+    assert_eq!(t.info().dataset.license, "CC0-1.0");
+    let r = |l: f64| {
+        Response::Loglikelihood(Loglikelihood {
+            logprob: l,
+            is_greedy: false,
+            num_tokens: 1,
+        })
+    };
+    // " Nairobi" and " Mombasa" both have 8 bytes, so acc and acc_norm agree here.
+    let scores = t.score(s, &[r(-1.0), r(-2.0)]).unwrap();
+    assert_eq!((scores["acc"], scores["acc_norm"]), (1.0, 1.0));
+    let scores = t.score(s, &[r(-3.0), r(-2.0)]).unwrap();
+    assert_eq!((scores["acc"], scores["acc_norm"]), (0.0, 0.0));
+    // A folder of task files is a suite named after the folder; a languages matrix expands.
+    dir.task(
+        "capitals_lang.yaml",
+        &(CAPITALS
+            .replace("task: capitals", "task: cap_{{ lang }}")
+            .replace("Q:", "{{ q }}:")
+            + "languages:\n  en: {q: Question}\n  fr: {q: Question}\n"),
+    );
+    let suites = taskfile::load(&dir.0.join("tasks"), &dir.data()).unwrap();
+    assert_eq!(suites[0].name, "tasks");
+    let names: Vec<&str> = suites[0]
+        .tasks
+        .iter()
+        .map(|t| t.info().name.as_str())
+        .collect();
+    assert_eq!(names, ["capitals", "cap_en", "cap_fr"]);
+    assert_eq!(suites[0].languages(), ["en", "fr"]);
+}
+
+#[test]
+fn few_shot_from_the_test_split_leaves_the_document_out() {
+    let dir = Dir::new("fewshot");
+    let path = dir.task(
+        "c.yaml",
+        &format!("{CAPITALS}num_fewshot: 1\nfewshot_config: {{sampler: first_n}}\n"),
+    );
+    let suites = taskfile::load(&path, &dir.data()).unwrap();
+    let loaded = suites[0].tasks[0].build(&TaskOptions::default()).unwrap();
+    assert_eq!(
+        ll(&loaded.samples[0].requests[0]).0,
+        "Q: What is the capital of Kenya?\nA: Nairobi\n\nQ: What is the capital of France?\nA:"
+    );
+    assert_eq!(
+        ll(&loaded.samples[1].requests[0]).0,
+        "Q: What is the capital of France?\nA: Paris\n\nQ: What is the capital of Kenya?\nA:"
+    );
+}
+
+#[test]
+fn an_unknown_key_names_the_file_line_and_key() {
+    let dir = Dir::new("unknown");
+    let path = dir.task(
+        "c.yaml",
+        &CAPITALS.replace("doc_to_target: 0", "doc_to_target: 0\nnum_fewshots: 2"),
+    );
+    let e = err(&path, &dir.data());
+    assert!(matches!(e, TaskFileError::Syntax { line: 10, .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!("{}:10:", path.display()))
+            && msg.contains("unknown field `num_fewshots`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_bad_template_names_its_key_and_line() {
+    let dir = Dir::new("template");
+    let path = dir.task(
+        "c.yaml",
+        &CAPITALS.replace("{{ country }}?", "{{ country ?"),
+    );
+    let e = err(&path, &dir.data());
+    let TaskFileError::Template { key, line, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!((key.as_str(), *line), ("doc_to_text", 7));
+    assert!(e.to_string().contains("template error"), "{e}");
+}
+
+#[test]
+fn a_missing_column_names_the_data_file_and_row() {
+    let dir = Dir::new("column");
+    let path = dir.task("c.yaml", &CAPITALS.replace("{{ country }}", "{{ land }}"));
+    let e = err(&path, &dir.data());
+    let TaskFileError::MissingColumn {
+        key,
+        data_file,
+        row,
+        column,
+        ..
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        (key.as_str(), data_file.as_str(), *row, column.as_str()),
+        ("doc_to_text", "capitals/test.jsonl", 1, "land")
+    );
+    // A bare name in doc_to_target is a column too, as in lm-evaluation-harness.
+    let path = dir.task(
+        "d.yaml",
+        &CAPITALS.replace("doc_to_target: 0", "doc_to_target: gold"),
+    );
+    assert!(matches!(
+        err(&path, &dir.data()),
+        TaskFileError::MissingColumn { .. }
+    ));
+}
+
+#[test]
+fn an_empty_dataset_and_missing_files_are_errors() {
+    let dir = Dir::new("empty");
+    std::fs::write(dir.0.join("data/capitals/empty.jsonl"), "\n").unwrap();
+    let path = dir.task(
+        "c.yaml",
+        &CAPITALS.replace("capitals/test.jsonl", "capitals/empty.jsonl"),
+    );
+    let e = err(&path, &dir.data());
+    assert!(matches!(e, TaskFileError::EmptyDataset { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("split 'test' has no documents"),
+        "{e}"
+    );
+    // A glob that matches nothing, and a filter that keeps nothing.
+    let path = dir.task(
+        "d.yaml",
+        &CAPITALS.replace("capitals/test.jsonl", "capitals/*.csv"),
+    );
+    assert!(err(&path, &dir.data())
+        .to_string()
+        .contains("no file matches"));
+    let path = dir.task(
+        "e.yaml",
+        &format!("{CAPITALS}doc_filter: \"country == 'Peru'\"\n"),
+    );
+    assert!(matches!(
+        err(&path, &dir.data()),
+        TaskFileError::EmptyDataset { .. }
+    ));
+}
+
+#[test]
+fn a_hub_dataset_offline_says_where_to_put_the_files() {
+    let dir = Dir::new("hub");
+    let text = "task: hubbed\ndataset_path: someone/some_set\nrevision: abc123\noutput_type: generate_until\ndoc_to_text: \"{{ q }}\"\ndoc_to_target: \"{{ a }}\"\n";
+    let path = dir.task("h.yaml", text);
+    let e = err(&path, &dir.data());
+    let msg = e.to_string();
+    assert!(matches!(e, TaskFileError::HubOffline { .. }), "{e:?}");
+    assert!(
+        msg.contains("someone/some_set")
+            && msg.contains(&format!(
+                "{}/someone/some_set/",
+                dir.data().root().display()
+            )),
+        "{msg}"
+    );
+    // Without a revision the file is refused at once.
+    let path = dir.task("h2.yaml", &text.replace("revision: abc123\n", ""));
+    assert!(err(&path, &dir.data())
+        .to_string()
+        .contains("needs `revision:`"));
+}
+
+#[test]
+fn a_manifest_checks_the_files_and_gives_the_licence() {
+    let dir = Dir::new("manifest");
+    let manifest = "name: capitals\nsource: written for this test\nlicense: CC-BY-SA-4.0\nflags: [share-alike]\nfiles:\n  - path: capitals/test.jsonl\n    sha256: 0000\n";
+    std::fs::write(dir.0.join("tasks/capitals.manifest.yaml"), manifest).unwrap();
+    let path = dir.task(
+        "c.yaml",
+        &format!("{CAPITALS}dataset_manifest: capitals.manifest.yaml\n"),
+    );
+    let e = err(&path, &dir.data());
+    assert!(matches!(e, TaskFileError::Manifest { .. }), "{e:?}");
+    assert!(e.to_string().contains("does not match 0000"), "{e}");
+    let real = std::fs::read(dir.0.join("data/capitals/test.jsonl")).unwrap();
+    let (_, file) = dir.data().read("capitals/test.jsonl").unwrap();
+    assert_eq!(file.bytes as usize, real.len());
+    std::fs::write(
+        dir.0.join("tasks/capitals.manifest.yaml"),
+        manifest.replace("0000", &file.sha256),
+    )
+    .unwrap();
+    let suites = taskfile::load(&path, &dir.data()).unwrap();
+    let t = &suites[0].tasks[0];
+    assert_eq!(t.build(&TaskOptions::default()).unwrap().samples.len(), 2);
+    assert_eq!(
+        (
+            t.info().dataset.license.as_str(),
+            t.info().dataset.flags.clone()
+        ),
+        ("CC-BY-SA-4.0", vec!["share-alike".to_string()])
+    );
+    // The manifest file is not mistaken for a task when the folder is loaded.
+    assert_eq!(
+        taskfile::load(&dir.0.join("tasks"), &dir.data()).unwrap()[0]
+            .tasks
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_metric_that_does_not_fit_the_output_type_is_an_error() {
+    let dir = Dir::new("metric");
+    let path = dir.task(
+        "c.yaml",
+        &format!("{CAPITALS}metric_list:\n  - metric: exact_match\n"),
+    );
+    let e = err(&path, &dir.data());
+    let TaskFileError::Invalid { key, line, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!((key.as_str(), *line), ("metric_list", 10));
+}
