@@ -340,4 +340,43 @@ mod tests {
         // "▁ab" (-0.1) splits as ▁+ab and ▁a+b; then "ab" (-0.5); then "▁a" (-0.7).
         assert_eq!(pairs, ["▁ ab", "▁a b", "a b", "▁ a"]);
     }
+
+    /// A byte-level BPE vocabulary in GGUF form with the given pre-tokenizer name.
+    fn gpt2_gguf(pre: &str) -> Content {
+        use candle_core::quantized::gguf_file::{self, Value};
+        let strings =
+            |v: &[&str]| Value::Array(v.iter().map(|s| Value::String(s.to_string())).collect());
+        let md = [
+            ("tokenizer.ggml.model", Value::String("gpt2".into())),
+            ("tokenizer.ggml.pre", Value::String(pre.into())),
+            (
+                "tokenizer.ggml.tokens",
+                strings(&["a", "1", "2", "12", "Ġ", "Ġa"]),
+            ),
+            ("tokenizer.ggml.merges", strings(&["1 2", "Ġ a"])),
+        ];
+        let refs: Vec<(&str, &Value)> = md.iter().map(|(k, v)| (*k, v)).collect();
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        gguf_file::write(&mut bytes, &refs, &[]).unwrap();
+        bytes.set_position(0);
+        Content::read(&mut bytes).unwrap()
+    }
+
+    #[test]
+    fn gguf_pre_tokenizers_follow_their_family() {
+        let path = Path::new("toy.gguf");
+        let gpt2 = TextTokenizer::from_gguf(path, &gpt2_gguf("gpt-2")).unwrap();
+        assert_eq!(gpt2.encode("a12 a").unwrap(), [0, 3, 5]);
+        // StarCoder splits digits one by one, so "12" never merges.
+        let starcoder = TextTokenizer::from_gguf(path, &gpt2_gguf("starcoder")).unwrap();
+        assert_eq!(starcoder.encode("a12 a").unwrap(), [0, 1, 2, 5]);
+        let err = TextTokenizer::from_gguf(path, &gpt2_gguf("tekken"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("pre-tokenizer 'tekken' is not supported"),
+            "{err}"
+        );
+    }
 }
