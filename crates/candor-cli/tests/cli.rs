@@ -62,35 +62,63 @@ fn logprobs_json_matches_the_smollm2_reference() {
 }
 
 #[test]
-fn logprobs_takes_token_ids_for_models_without_tokenizer() {
+fn logprobs_and_info_on_every_tiny_architecture() {
     let Some(shared) = shared() else { return };
-    let dir = shared.join("fixtures/tiny/llama");
-    let expected = json(&std::fs::read_to_string(dir.join("expected.json")).unwrap());
-    let seq = &expected["sequences"][1];
-    let ids: Vec<String> = seq["input_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-    let (ok, out, err) = candor(&[
-        "logprobs",
-        "--model",
-        dir.to_str().unwrap(),
-        "--ids",
-        &ids.join(","),
-        "--json",
-    ]);
-    assert!(ok, "{err}");
-    let doc = json(&out);
-    for (t, w) in doc["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(seq["next_token_logprobs"].as_array().unwrap())
-    {
-        assert!((t["logprob"].as_f64().unwrap() - w.as_f64().unwrap()).abs() <= 1e-4);
-        assert!(t["token"].is_null());
+    for arch in [
+        "llama",
+        "mistral",
+        "qwen2",
+        "phi3",
+        "starcoder2",
+        "gpt_bigcode",
+        "gemma2",
+        "gemma3",
+    ] {
+        let dir = shared.join("fixtures/tiny").join(arch);
+        let expected = json(&std::fs::read_to_string(dir.join("expected.json")).unwrap());
+        let config = json(&std::fs::read_to_string(dir.join("config.json")).unwrap());
+        for seq in expected["sequences"].as_array().unwrap() {
+            let ids: Vec<String> = seq["input_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_string())
+                .collect();
+            let (ok, out, err) = candor(&[
+                "logprobs",
+                "--model",
+                dir.to_str().unwrap(),
+                "--ids",
+                &ids.join(","),
+                "--json",
+            ]);
+            assert!(ok, "{arch}: {err}");
+            let doc = json(&out);
+            let want = seq["next_token_logprobs"].as_array().unwrap();
+            let got = doc["tokens"].as_array().unwrap();
+            assert_eq!(got.len(), want.len(), "{arch}");
+            for (t, w) in got.iter().zip(want) {
+                let (t, w) = (t["logprob"].as_f64().unwrap(), w.as_f64().unwrap());
+                assert!((t - w).abs() <= 1e-4, "{arch}: {t} vs {w}");
+            }
+            let total = seq["sum_logprob"].as_f64().unwrap();
+            assert!(
+                (doc["total"].as_f64().unwrap() - total).abs() <= 1e-3,
+                "{arch}"
+            );
+        }
+
+        let (ok, out, err) = candor(&["info", "--model", dir.to_str().unwrap(), "--json"]);
+        assert!(ok, "{arch}: {err}");
+        let info = json(&out);
+        assert_eq!(info["architecture"], config["model_type"], "{arch}");
+        assert_eq!(info["layers"], 2, "{arch}");
+        assert_eq!(info["hidden_size"], 64, "{arch}");
+        assert_eq!(info["heads"], 4, "{arch}");
+        let kv = if arch == "gpt_bigcode" { 1 } else { 2 };
+        assert_eq!(info["kv_heads"], kv, "{arch}");
+        assert_eq!(info["vocab_size"], 512, "{arch}");
+        assert_eq!(info["context_length"], 256, "{arch}");
     }
 }
 
