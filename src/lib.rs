@@ -8,7 +8,8 @@
 //! * [`candor_candle`]: in-process models ([`CandleModel`]) from GGUF, safetensors or the Hub;
 //! * [`candor_data`]: dataset readers ([`DataDir`]);
 //! * [`candor_suites`]: the built-in suites ([`suites::tasks`], [`suites::catalog`]);
-//! * [`candor_safety`]: detectors such as [`RefusalDetector`];
+//! * [`candor_safety`] (also as [`safety`]): detectors ([`RefusalDetector`], [`PiiDetector`],
+//!   [`ToxicityDetector`]) and the model-graded [`GuardJudge`];
 //! * [`candor_report`]: `report.json`, `samples.jsonl` and `report.md` ([`report::write`]).
 //!
 //! ```no_run
@@ -36,7 +37,8 @@ pub use candor_core::{
 };
 pub use candor_data::{DataDir, DataError, Row};
 pub use candor_report as report;
-pub use candor_safety::{Refusal, RefusalDetector};
+pub use candor_safety as safety;
+pub use candor_safety::{GuardJudge, PiiDetector, Refusal, RefusalDetector, ToxicityDetector};
 pub use candor_suites as suites;
 
 use report::{Environment, ModelRecord, Report};

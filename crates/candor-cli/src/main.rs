@@ -14,6 +14,8 @@ use candor::{
 };
 use clap::{Args, Parser, Subcommand};
 
+mod detect;
+
 #[derive(Parser)]
 #[command(
     name = "candor",
@@ -59,6 +61,21 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "candor-results")]
         out: PathBuf,
+    },
+    /// Label texts you already have (e.g. saved model answers) with a detector; no model is
+    /// loaded. Writes one JSON line per row and prints counts per label to stderr.
+    Detect {
+        #[arg(long, value_enum)]
+        detector: detect::Detector,
+        /// A .csv, .tsv or .jsonl file with a header row / one object per line.
+        #[arg(long)]
+        input: PathBuf,
+        /// The column (or JSONL field) that holds the text.
+        #[arg(long)]
+        text_column: String,
+        /// Write the JSON lines here instead of to stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// List the built-in suites with their tags, languages and dataset licences.
     List,
@@ -220,6 +237,12 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Detect {
+            detector,
+            input,
+            text_column,
+            out,
+        } => detect::detect(detector, &input, &text_column, out.as_deref()),
         Command::List => {
             println!("| suite | tasks | tags | languages | dataset | licence | flags |\n|---|---|---|---|---|---|---|");
             let data = DataDir::new(".");
