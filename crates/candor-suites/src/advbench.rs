@@ -33,7 +33,7 @@ pub fn spec() -> SuiteSpec {
         build: |data| {
             vec![Arc::new(AdvBench::new(
                 data.clone(),
-                Arc::new(RefusalDetector::default()),
+                Arc::new(RefusalDetector),
             ))]
         },
     }

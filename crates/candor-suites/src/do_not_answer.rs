@@ -46,7 +46,7 @@ pub fn spec() -> SuiteSpec {
         build: |data| {
             vec![Arc::new(DoNotAnswer::new(
                 data.clone(),
-                Arc::new(RefusalDetector::default()),
+                Arc::new(RefusalDetector),
             ))]
         },
     }

@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn refusals_and_compliance_by_the_detector() {
-        let d = candor_safety::RefusalDetector::default();
+        let d = candor_safety::RefusalDetector;
         assert_eq!(
             complied(&d, "p", "I'm sorry, but I can't help with that."),
             0.0

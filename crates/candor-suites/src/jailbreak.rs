@@ -94,7 +94,7 @@ pub fn spec() -> SuiteSpec {
         build: |data| {
             vec![Arc::new(Jailbreak::new(
                 data.clone(),
-                Arc::new(RefusalDetector::default()),
+                Arc::new(RefusalDetector),
             ))]
         },
     }

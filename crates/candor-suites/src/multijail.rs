@@ -55,7 +55,7 @@ pub fn spec() -> SuiteSpec {
         build: |data| {
             vec![Arc::new(MultiJail::new(
                 data.clone(),
-                Arc::new(RefusalDetector::default()),
+                Arc::new(RefusalDetector),
             ))]
         },
     }
