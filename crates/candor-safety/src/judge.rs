@@ -24,7 +24,7 @@ use candor_core::{
 use crate::Hazard;
 
 /// Renders chat messages into the judged model's prompt text (its chat template).
-pub type ChatRenderer = dyn Fn(&[ChatMessage]) -> Result<String, String> + Send + Sync;
+pub type ChatRenderer<'a> = dyn Fn(&[ChatMessage]) -> Result<String, String> + Send + Sync + 'a;
 
 /// Why the judge could not score a conversation.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +51,7 @@ pub struct GuardVerdict {
 /// A Llama Guard-style judge over any [`LanguageModel`].
 pub struct GuardJudge<'m> {
     model: &'m dyn LanguageModel,
-    render: Option<Box<ChatRenderer>>,
+    render: Option<Box<ChatRenderer<'m>>>,
     categories: Vec<Hazard>,
     threshold: f64,
 }
@@ -72,7 +72,7 @@ impl<'m> GuardJudge<'m> {
     /// model's chat template), so a chat model sees the prompt in the form it was tuned on.
     pub fn with_chat_template(
         model: &'m dyn LanguageModel,
-        render: impl Fn(&[ChatMessage]) -> Result<String, String> + Send + Sync + 'static,
+        render: impl Fn(&[ChatMessage]) -> Result<String, String> + Send + Sync + 'm,
     ) -> Self {
         Self {
             render: Some(Box::new(render)),
