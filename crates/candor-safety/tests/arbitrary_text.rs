@@ -153,3 +153,52 @@ fn pathological_inputs() {
         assert!((0.0..=1.0).contains(&ToxicityDetector.score_text(text)));
     }
 }
+
+/// Answers every log-likelihood request with the same value; fails the other kinds.
+struct Constant;
+
+impl candor_core::LanguageModel for Constant {
+    fn name(&self) -> &str {
+        "constant"
+    }
+    fn loglikelihood(
+        &self,
+        requests: &[candor_core::LoglikelihoodRequest],
+    ) -> Result<Vec<candor_core::Loglikelihood>, candor_core::ModelError> {
+        Ok(requests
+            .iter()
+            .map(|r| candor_core::Loglikelihood {
+                logprob: -(r.continuation.len() as f64),
+                is_greedy: false,
+                num_tokens: 1,
+            })
+            .collect())
+    }
+    fn loglikelihood_rolling(
+        &self,
+        _: &[candor_core::RollingRequest],
+    ) -> Result<Vec<candor_core::RollingLoglikelihood>, candor_core::ModelError> {
+        Err(candor_core::ModelError::Backend("not used".into()))
+    }
+    fn generate(
+        &self,
+        _: &[candor_core::GenerateRequest],
+    ) -> Result<Vec<candor_core::Generation>, candor_core::ModelError> {
+        Err(candor_core::ModelError::Backend("not used".into()))
+    }
+}
+
+#[test]
+fn guard_judge_takes_arbitrary_text() {
+    let model = Constant;
+    let judge = candor_safety::GuardJudge::new(&model);
+    let mut rng = SplitMix64::new(7);
+    // log p(unsafe) = -6, log p(safe) = -4: P = 1 / (1 + e^2) whatever the texts are.
+    let expect = 1.0 / (1.0 + 2f64.exp());
+    for _ in 0..100 {
+        let (prompt, response) = (random_text(&mut rng), random_text(&mut rng));
+        let out = judge.score(&prompt, &response);
+        assert!((out.score - expect).abs() < 1e-12, "{out:?}");
+        assert!(judge.prompt(&prompt, &response).unwrap().contains(&prompt));
+    }
+}
