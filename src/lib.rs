@@ -86,9 +86,50 @@ pub fn evaluate(
     environment: Environment,
 ) -> Result<(Report, RunOutput), EvaluateError> {
     let tasks = suites::tasks(suite_names, data)?;
-    let output = run(model, &tasks, config)?;
+    let names: Vec<String> = suite_names.iter().map(|s| s.to_string()).collect();
+    evaluate_tasks(model, spec, &tasks, names, config, environment)
+}
+
+/// Run any tasks (built-in, from task files, or your own [`Task`]s) and assemble the report;
+/// `requested` is what the report lists as asked for. The report's multilingual section gets
+/// the tokenizer fertility of every language evaluated.
+pub fn evaluate_tasks(
+    model: &CandleModel,
+    spec: &str,
+    tasks: &[std::sync::Arc<dyn Task>],
+    requested: Vec<String>,
+    config: &RunConfig,
+    environment: Environment,
+) -> Result<(Report, RunOutput), EvaluateError> {
+    let output = run(model, tasks, config)?;
     let record = model_record(spec, model)?;
-    let names = suite_names.iter().map(|s| s.to_string()).collect();
-    let report = Report::new(record, names, config.clone(), environment, &output);
+    let mut report = Report::new(record, requested, config.clone(), environment, &output);
+    report.multilingual.fertility = fertility(model, &output);
     Ok((report, output))
+}
+
+/// Tokens per word and per byte of each language's prompts, with the model's tokenizer (a
+/// sample's `language` group, else its task's only language). A diagnostic: empty for a model
+/// without a tokenizer, rather than failing a finished run.
+fn fertility(model: &CandleModel, output: &RunOutput) -> Vec<report::multilingual::Fertility> {
+    let languages: std::collections::HashMap<&str, &str> = output
+        .tasks
+        .iter()
+        .filter(|t| t.info.languages.len() == 1)
+        .map(|t| (t.info.name.as_str(), t.info.languages[0].as_str()))
+        .collect();
+    let texts = output.samples.iter().filter_map(|s| {
+        let lang = s
+            .sample
+            .groups
+            .get("language")
+            .map(String::as_str)
+            .or_else(|| languages.get(s.task.as_str()).copied())?;
+        Some((lang, s.sample.prompt.as_str()))
+    });
+    let Ok(tokenizer) = model.tokenizer() else {
+        return Vec::new();
+    };
+    report::multilingual::fertility(texts, |t| tokenizer.encode(t).map(|ids| ids.len()))
+        .unwrap_or_default()
 }

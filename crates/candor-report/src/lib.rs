@@ -5,6 +5,7 @@
 //! write never leaves a half-written report behind.
 
 mod markdown;
+pub mod multilingual;
 pub mod safety;
 
 use std::collections::BTreeMap;
@@ -80,6 +81,8 @@ pub struct Report {
     pub tasks: Vec<TaskResult>,
     /// Unsafe compliance and over-refusal per language, unsafe compliance per hazard.
     pub safety: safety::SafetySummary,
+    /// Scores per language with the gap to English, and tokenizer fertility per language.
+    pub multilingual: multilingual::MultilingualSummary,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -127,6 +130,7 @@ impl Report {
             suites: output.suites.clone(),
             tasks: output.tasks.clone(),
             safety: safety::summarize(&output.tasks),
+            multilingual: multilingual::summarize(&output.tasks),
         }
     }
 }

@@ -94,6 +94,7 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     s.push_str(&crate::safety::markdown(&r.safety));
+    s.push_str(&crate::multilingual::markdown(&r.multilingual));
     let _ = writeln!(
         s,
         "\n## Data\n\n| dataset | licence | flags | files (sha256) |\n|---|---|---|---|"

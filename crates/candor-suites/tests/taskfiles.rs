@@ -261,7 +261,7 @@ fn err(path: &Path, data: &DataDir) -> TaskFileError {
     match taskfile::load(path, data) {
         Ok(suites) => {
             let t = &suites[0].tasks[0];
-            t.build(&TaskOptions::default()).err().expect("an error")
+            t.build(&TaskOptions::default()).expect_err("an error")
         }
         Err(e) => e,
     }

@@ -628,6 +628,7 @@ impl FileTask {
         let delim = &c.target_delimiter;
         let text = self.text("doc_to_text", doc)?;
         let context = format!("{prefix}{text}");
+        let mut prompt = context.clone();
         let (requests, target) = match c.output_type {
             OutputType::MultipleChoice => {
                 let choices = self.choices(doc)?;
@@ -644,6 +645,8 @@ impl FileTask {
                         })
                         .collect();
                     let bytes: Vec<usize> = choices.iter().map(String::len).collect();
+                    // What a reader of samples.jsonl sees: the alternatives in braces.
+                    prompt = format!("{context}{{{}}}{cont}", choices.join(" | "));
                     (
                         requests,
                         json!({"choices": choices, "gold": golds, "bytes": bytes}),
@@ -710,15 +713,13 @@ impl FileTask {
                 )
             }
         };
-        let mut groups = BTreeMap::new();
-        if let Some(lang) = &self.lang {
-            groups.insert("language".to_string(), lang.clone());
-        }
+        // The task is one language already: no per-sample language group (the report's
+        // multilingual section compares the tasks).
         Ok(Sample {
             id: i.to_string(),
-            prompt: context,
+            prompt,
             requests,
-            groups,
+            groups: BTreeMap::new(),
             target,
         })
     }
