@@ -15,6 +15,7 @@ use candor::{
 use clap::{Args, Parser, Subcommand};
 
 mod detect;
+mod taskfiles;
 
 #[derive(Parser)]
 #[command(
@@ -33,13 +34,13 @@ enum Command {
     Run {
         #[command(flatten)]
         model: ModelArgs,
-        /// Comma-separated suite names (see `candor list`).
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "truthfulqa_mc,xcopa,xstest"
-        )]
-        suites: Vec<String>,
+        /// Comma-separated suite names (see `candor list`); default truthfulqa_mc,xcopa,xstest
+        /// unless --tasks is given.
+        #[arg(long, value_delimiter = ',')]
+        suites: Option<Vec<String>>,
+        /// A task file or a folder of task files to run (repeatable; with --suites too).
+        #[arg(long)]
+        tasks: Vec<PathBuf>,
         /// Evaluate at most N documents per task.
         #[arg(long)]
         limit: Option<usize>,
@@ -78,7 +79,22 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// List the built-in suites with their tags, languages and dataset licences.
-    List,
+    List {
+        /// Task files or folders of your own to list too (comma-separated).
+        #[arg(long, env = "CANDOR_TASKS", value_delimiter = ',')]
+        tasks: Vec<PathBuf>,
+    },
+    /// Check a task file (or a folder of them) and print the first prompts it builds.
+    Validate {
+        /// The task file or folder.
+        path: PathBuf,
+        /// Documents to render per task.
+        #[arg(long, default_value_t = 3)]
+        n: usize,
+        /// Where the datasets are (default: $CANDOR_DATA, else ../shared/datasets).
+        #[arg(long, env = "CANDOR_DATA")]
+        data_dir: Option<PathBuf>,
+    },
     /// Show a model's architecture, size, quantization, context and chat template.
     Info {
         #[command(flatten)]
@@ -193,6 +209,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run {
             model,
             suites,
+            tasks,
             limit,
             seed,
             num_fewshot,
@@ -201,14 +218,9 @@ fn run(cli: Cli) -> Result<()> {
             data_dir,
             out,
         } => {
-            let names: Vec<&str> = suites
-                .iter()
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-                .collect();
             let data = DataDir::locate(data_dir.as_deref())?;
-            // Fail on a bad suite name or output folder before the model loads.
-            let tasks = candor::suites::tasks(&names, &data)?;
+            // Fail on a bad suite name, task file or output folder before the model loads.
+            let (tasks, names) = taskfiles::select(suites.as_deref(), &tasks, &data)?;
             candor::report::ensure_writable(&out)?;
             let lm = model.load_with(batch_size)?;
             let config = RunConfig {
@@ -226,7 +238,7 @@ fn run(cli: Cli) -> Result<()> {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let env = Environment::current(&model.device, threads);
             let (report, output) =
-                candor::evaluate(&lm, &model.model, &names, &data, &config, env)?;
+                candor::evaluate_tasks(&lm, &model.model, &tasks, names, &config, env)?;
             candor::report::write(&out, &report, &output.samples)?;
             print!("{}", candor::report::markdown(&report));
             eprintln!(
@@ -243,7 +255,10 @@ fn run(cli: Cli) -> Result<()> {
             text_column,
             out,
         } => detect::detect(detector, &input, &text_column, out.as_deref()),
-        Command::List => {
+        Command::Validate { path, n, data_dir } => {
+            taskfiles::validate(&path, &DataDir::locate(data_dir.as_deref())?, n)
+        }
+        Command::List { tasks } => {
             println!("| suite | tasks | tags | languages | dataset | licence | flags |\n|---|---|---|---|---|---|---|");
             let data = DataDir::new(".");
             for s in candor::suites::catalog() {
@@ -259,7 +274,7 @@ fn run(cli: Cli) -> Result<()> {
                     d.flags.join(", ")
                 );
             }
-            Ok(())
+            taskfiles::list_rows(&tasks)
         }
         Command::Info { model, json } => info(&model.load()?, json),
         Command::Logprobs {

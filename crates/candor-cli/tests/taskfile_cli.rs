@@ -1,0 +1,169 @@
+//! A benchmark that is not in the repository, added the way the README's "Add your own
+//! benchmark" section says: one YAML file and a data folder, checked with `candor validate`,
+//! listed, and run on the real model.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::shared;
+
+mod common;
+
+/// The README's example, verbatim.
+const TASK: &str = r#"task: capitals
+summary: "Capital cities: pick the capital over another city of the country"
+tag: [knowledge, multiple_choice]
+dataset:
+  files:
+    test: capitals/test.jsonl
+  license: CC0-1.0
+output_type: multiple_choice
+doc_to_text: "Q: What is the capital of {{ country }}?\nA:"
+doc_to_choice: "{{ [capital, other] }}"
+doc_to_target: 0
+metric_list:
+  - metric: acc
+  - metric: acc_norm
+"#;
+
+const DATA: &str = r#"{"country": "France", "capital": "Paris", "other": "Lyon"}
+{"country": "Kenya", "capital": "Nairobi", "other": "Mombasa"}
+{"country": "Japan", "capital": "Tokyo", "other": "Osaka"}
+"#;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("candor-taskfile-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("my-benchmarks/data/capitals")).unwrap();
+    std::fs::create_dir_all(dir.join("my-benchmarks/tasks")).unwrap();
+    std::fs::write(dir.join("my-benchmarks/data/capitals/test.jsonl"), DATA).unwrap();
+    std::fs::write(dir.join("my-benchmarks/tasks/capitals.yaml"), TASK).unwrap();
+    dir
+}
+
+/// Run candor in `cwd` with the shared models but no default data directory.
+fn candor(cwd: &Path, shared: Option<&Path>, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_candor"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("CANDOR_DATA")
+        .env_remove("CANDOR_TASKS")
+        .env("HF_HUB_OFFLINE", "1");
+    if let Some(s) = shared {
+        cmd.env("CANDOR_MODELS", s.join("models"));
+    }
+    let out = cmd.output().expect("candor runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn validate_renders_the_first_prompts_and_list_shows_the_users_suite() {
+    let dir = scratch("validate");
+    let root = dir.join("my-benchmarks");
+    let (ok, stdout, stderr) = candor(
+        &root,
+        None,
+        &["validate", "tasks/capitals.yaml", "--data-dir", "data"],
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("== capitals (suite capitals, languages [], dataset capitals · CC0-1.0)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Q: What is the capital of Kenya?\nA:\n   option: \" Nairobi\"\n   option: \" Mombasa\""), "{stdout}");
+    assert_eq!(stdout.matches("-- document").count(), 3, "{stdout}");
+    assert!(
+        stdout.contains("ok: tasks/capitals.yaml is valid (1 task(s))"),
+        "{stdout}"
+    );
+
+    let (ok, stdout, stderr) = candor(&root, None, &["list", "--tasks", "tasks"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout
+            .contains("| tasks (tasks) | 1 | knowledge, multiple_choice |  | capitals | CC0-1.0 |"),
+        "{stdout}"
+    );
+    // The built-in task-file suites are listed too.
+    assert!(
+        stdout.contains("| xwinograd | 6 | multilingual"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("| mgsm | 11 | multilingual"), "{stdout}");
+}
+
+#[test]
+fn a_bad_task_file_is_a_clear_error_not_a_panic() {
+    let dir = scratch("bad");
+    let root = dir.join("my-benchmarks");
+    std::fs::write(
+        root.join("tasks/typo.yaml"),
+        TASK.replace("doc_to_target: 0", "doc_to_targets: 0"),
+    )
+    .unwrap();
+    let (ok, _, stderr) = candor(
+        &root,
+        None,
+        &["validate", "tasks/typo.yaml", "--data-dir", "data"],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("tasks/typo.yaml:11:1: unknown field `doc_to_targets`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    std::fs::write(
+        root.join("tasks/column.yaml"),
+        TASK.replace("{{ country }}", "{{ nation }}"),
+    )
+    .unwrap();
+    let (ok, _, stderr) = candor(
+        &root,
+        None,
+        &["validate", "tasks/column.yaml", "--data-dir", "data"],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("key 'doc_to_text': capitals/test.jsonl:1: no column 'nation'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_of_a_users_task_file_writes_a_report() {
+    let Some(shared) = shared() else { return };
+    let dir = scratch("run");
+    let root = dir.join("my-benchmarks");
+    let (ok, stdout, stderr) = candor(
+        &root,
+        Some(&shared),
+        &[
+            "run",
+            "--tasks",
+            "tasks/capitals.yaml",
+            "--data-dir",
+            "data",
+            "--limit",
+            "2",
+            "--out",
+            "results",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("| capitals |  | acc |"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("results/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["tasks"][0]["num_samples"], 2);
+    assert_eq!(report["datasets"][0]["license"], "CC0-1.0");
+    assert_eq!(
+        report["suites_requested"][0],
+        "capitals (tasks/capitals.yaml)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
