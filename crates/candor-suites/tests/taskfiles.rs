@@ -165,6 +165,15 @@ fn mgsm_asks_in_each_language_and_stops_at_the_next_question() {
     assert_eq!(scores["exact_match,remove_whitespace"], 0.0);
     assert_eq!(answer(" 18")["exact_match,remove_whitespace"], 1.0);
     assert_eq!(answer(" 18")["exact_match,flexible-extract"], 1.0);
+    // Is the answer in the language asked? Only confidently identified answers count.
+    let german = answer(
+        " Sie verdient jeden Tag achtzehn Dollar auf dem Markt, weil sie die Eier verkauft.",
+    );
+    assert_eq!(german["in_language"], 1.0);
+    let english =
+        answer(" She makes eighteen dollars every day at the market because she sells the eggs.");
+    assert_eq!(english["in_language"], 0.0);
+    assert!(!answer(" 18").contains_key("in_language"));
 }
 
 #[test]
@@ -506,4 +515,39 @@ fn a_metric_that_does_not_fit_the_output_type_is_an_error() {
         panic!("{e:?}")
     };
     assert_eq!((key.as_str(), *line), ("metric_list", 10));
+}
+
+#[test]
+fn loglikelihood_and_rolling_tasks_score_by_hand() {
+    let dir = Dir::new("ll");
+    let base = "task: t\ndataset:\n  files:\n    test: capitals/test.jsonl\ndoc_to_text: \"The capital of {{ country }} is\"\ndoc_to_target: capital\n";
+    let path = dir.task("ll.yaml", &format!("{base}output_type: loglikelihood\n"));
+    let suites = taskfile::load(&path, &dir.data()).unwrap();
+    let t = &suites[0].tasks[0];
+    let s = t.build(&TaskOptions::default()).unwrap().samples.remove(0);
+    assert_eq!(ll(&s.requests[0]), ("The capital of France is", " Paris"));
+    let greedy = |g: bool| {
+        Response::Loglikelihood(Loglikelihood {
+            logprob: -1.0,
+            is_greedy: g,
+            num_tokens: 1,
+        })
+    };
+    assert_eq!(t.score(&s, &[greedy(true)]).unwrap()["acc"], 1.0);
+    assert_eq!(t.score(&s, &[greedy(false)]).unwrap()["acc"], 0.0);
+    // Rolling: -ln(2) * 8 nats over 4 bytes = 2 bits per byte.
+    let path = dir.task(
+        "r.yaml",
+        &format!("{base}output_type: loglikelihood_rolling\n"),
+    );
+    let suites = taskfile::load(&path, &dir.data()).unwrap();
+    let t = &suites[0].tasks[0];
+    let s = t.build(&TaskOptions::default()).unwrap().samples.remove(0);
+    assert!(matches!(&s.requests[0], Request::Rolling(r) if r.text == "Paris"));
+    let r = Response::Rolling(candor_core::RollingLoglikelihood {
+        logprob: -8.0 * std::f64::consts::LN_2,
+        num_tokens: 2,
+        num_bytes: 4,
+    });
+    assert!((t.score(&s, &[r]).unwrap()["bits_per_byte"] - 2.0).abs() < 1e-12);
 }
