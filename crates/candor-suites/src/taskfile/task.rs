@@ -277,11 +277,14 @@ impl FileTask {
     fn golds(&self, doc: &Doc, choices: &[String]) -> Result<Vec<usize>, TaskFileError> {
         let v = self.eval("doc_to_target", doc)?;
         let one = |v: &Value| -> Result<usize, TaskFileError> {
-            let idx = v
-                .as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-                .map(|i| i as usize)
-                .or_else(|| v.as_str().and_then(|s| choices.iter().position(|c| c == s)));
+            // A text is a choice first (choices may themselves be numbers), then an index.
+            let idx = match v.as_str() {
+                Some(s) => choices
+                    .iter()
+                    .position(|c| c == s)
+                    .or_else(|| s.trim().parse().ok()),
+                None => v.as_i64().and_then(|i| usize::try_from(i).ok()),
+            };
             match idx {
                 Some(i) if i < choices.len() => Ok(i),
                 _ => Err(self.render_error(
@@ -532,20 +535,23 @@ impl FileTask {
         if k == 0 {
             return Ok(Shots::Shared(String::new()));
         }
+        // As lm-evaluation-harness: the few-shot split, else training, else validation, else
+        // the evaluated split itself (leaving each document out of its own examples).
         let split = c
             .fewshot_split
             .as_ref()
+            .or(c.training_split.as_ref())
             .or(c.validation_split.as_ref())
-            .or(c.training_split.as_ref());
+            .filter(|s| **s != c.test_split);
         let own;
         let pool: &[Doc] = match split {
-            Some(s) if s != &c.test_split => {
+            Some(s) => {
                 let (docs, f) = self.docs(s)?;
                 files.extend(f);
                 own = docs;
                 &own
             }
-            _ => test,
+            None => test,
         };
         let mut order: Vec<usize> = (0..pool.len()).collect();
         if c.fewshot_config.sampler == Sampler::Random {
@@ -574,7 +580,7 @@ impl FileTask {
                 )
             }
         };
-        if std::ptr::eq(pool, test) {
+        if split.is_none() {
             Ok(Shots::PerDoc(
                 (0..test.len()).map(|i| join(Some(i))).collect(),
             ))
