@@ -551,3 +551,28 @@ fn loglikelihood_and_rolling_tasks_score_by_hand() {
     });
     assert!((t.score(&s, &[r]).unwrap()["bits_per_byte"] - 2.0).abs() < 1e-12);
 }
+
+#[test]
+fn lm_eval_local_files_port_as_they_are() {
+    let dir = Dir::new("port");
+    // lm-evaluation-harness's own form for local data: the `json` builder and data_files.
+    let text = "task: ported\ntask_alias: Ported capitals\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: capitals/test.jsonl\noutput_type: generate_until\ndoc_to_text: \"Capital of {{country}}:\"\ndoc_to_target: \"{{capital}}\"\ngeneration_kwargs:\n  until: [\"\\n\"]\n";
+    let path = dir.task("p.yaml", text);
+    let suites = taskfile::load(&path, &dir.data()).unwrap();
+    let t = &suites[0].tasks[0];
+    assert_eq!(t.info().description, "Ported capitals");
+    let s = t.build(&TaskOptions::default()).unwrap().samples.remove(1);
+    assert_eq!(s.prompt, "Capital of Kenya:");
+    let gen = |text: &str| {
+        Response::Generate(Generation {
+            text: text.into(),
+            finish_reason: FinishReason::Stop,
+            num_tokens: 2,
+        })
+    };
+    assert_eq!(t.score(&s, &[gen("Nairobi")]).unwrap()["exact_match"], 1.0);
+    assert_eq!(
+        t.score(&s, &[gen(" Nairobi, Kenya")]).unwrap()["exact_match"],
+        0.0
+    );
+}

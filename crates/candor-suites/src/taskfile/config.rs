@@ -97,6 +97,38 @@ pub struct DatasetConfig {
     pub source: Option<String>,
 }
 
+/// `dataset_kwargs` (lm-evaluation-harness), as far as local files go.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetKwargs {
+    /// Split → path, relative to the data directory.
+    pub data_files: BTreeMap<String, String>,
+}
+
+/// The `datasets` builders whose `data_files` are plain local files.
+pub const LOCAL_BUILDERS: &[&str] = &["json", "csv"];
+
+impl TaskConfig {
+    /// Read lm-evaluation-harness's local-file form (`dataset_path: json` + `dataset_kwargs:
+    /// data_files`) as candor's `dataset: files:`.
+    pub fn normalise(&mut self) {
+        let local = self
+            .dataset_path
+            .as_deref()
+            .is_some_and(|p| LOCAL_BUILDERS.contains(&p));
+        if let (true, Some(kwargs)) = (local, self.dataset_kwargs.take()) {
+            let d = self.dataset.get_or_insert_with(DatasetConfig::default);
+            for (split, path) in kwargs.data_files {
+                d.files.entry(split).or_insert(path);
+            }
+            self.dataset_path = None;
+        }
+        if self.summary.is_none() {
+            self.summary = self.task_alias.clone();
+        }
+    }
+}
+
 /// `fewshot_config` (lm-evaluation-harness).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,6 +214,8 @@ pub enum Languages {
 pub struct TaskConfig {
     /// Task name; with `languages`, `{{ lang }}` in it is replaced, else `_<lang>` is appended.
     pub task: String,
+    /// A display name (used as the summary when there is none).
+    pub task_alias: Option<String>,
     #[serde(default, alias = "tags")]
     pub tag: OneOrMany,
     /// candor: one line for listings and reports.
@@ -195,6 +229,9 @@ pub struct TaskConfig {
     /// A Hugging Face Hub dataset id; needs `revision`.
     pub dataset_path: Option<String>,
     pub dataset_name: Option<String>,
+    /// lm-evaluation-harness's local files: `dataset_path: json` (or `csv`) with
+    /// `dataset_kwargs: {data_files: {test: PATH}}`; read as `dataset: files:`.
+    pub dataset_kwargs: Option<DatasetKwargs>,
     pub revision: Option<String>,
     #[serde(default = "default_test_split")]
     pub test_split: String,

@@ -512,7 +512,9 @@ pub(crate) fn parse_task(
     suite: &str,
     data: &DataDir,
 ) -> Result<Vec<Arc<FileTask>>, TaskFileError> {
-    let c: TaskConfig = serde_yaml_ng::from_str(src.text).map_err(|e| syntax(&src.origin, &e))?;
+    let mut c: TaskConfig =
+        serde_yaml_ng::from_str(src.text).map_err(|e| syntax(&src.origin, &e))?;
+    c.normalise();
     check(src, &c)?;
     let templates = templates_for(src, &c)?;
     let manifest = manifest_for(src, &c)?;
