@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Device, Tensor, D};
 
-use crate::config::{Activation, RopeSpec};
+use crate::config::{Activation, DecoderConfig, RopeSpec};
 use crate::weights::{Linear, WeightStore};
 use crate::Result;
 
@@ -192,6 +192,77 @@ pub(crate) fn gated_mlp(store: &WeightStore, prefix: &str, act: Activation) -> R
         up: store.linear(&format!("{prefix}.up_proj"))?,
         down: store.linear(&format!("{prefix}.down_proj"))?,
         act,
+    })
+}
+
+/// A fused `{prefix}.qkv_proj` and `{prefix}.o_proj` (Phi-3).
+pub(crate) fn fused_attention(store: &WeightStore, prefix: &str) -> Result<AttentionWeights> {
+    Ok(AttentionWeights {
+        qkv: Qkv::Fused(store.linear(&format!("{prefix}.qkv_proj"))?),
+        o: store.linear(&format!("{prefix}.o_proj"))?,
+        q_norm: None,
+        k_norm: None,
+    })
+}
+
+/// A gated MLP with gate and up fused in `{prefix}.gate_up_proj` (Phi-3).
+pub(crate) fn fused_gated_mlp(store: &WeightStore, prefix: &str, act: Activation) -> Result<Mlp> {
+    Ok(Mlp::FusedGated {
+        gate_up: store.linear(&format!("{prefix}.gate_up_proj"))?,
+        down: store.linear(&format!("{prefix}.down_proj"))?,
+        act,
+    })
+}
+
+/// A plain MLP `{prefix}.c_fc → act → {prefix}.c_proj` (GPT-2, StarCoder).
+pub(crate) fn plain_mlp(store: &WeightStore, prefix: &str, act: Activation) -> Result<Mlp> {
+    Ok(Mlp::Plain {
+        up: store.linear(&format!("{prefix}.c_fc"))?,
+        down: store.linear(&format!("{prefix}.c_proj"))?,
+        act,
+    })
+}
+
+/// How one kind of weight is read from `(store, prefix, ...)`.
+pub(crate) type NormLoader = fn(&WeightStore, &str, f64) -> Result<Norm>;
+pub(crate) type AttentionLoader = fn(&WeightStore, &str) -> Result<AttentionWeights>;
+pub(crate) type MlpLoader = fn(&WeightStore, &str, Activation) -> Result<Mlp>;
+
+/// The weights of the `model.*` layout most architectures share: `model.embed_tokens`,
+/// layers `model.layers.{i}` with `input_layernorm`, `self_attn`, `post_attention_layernorm`
+/// and `mlp`, then `model.norm` and `lm_head`. The loaders say what each piece is.
+pub(crate) fn pre_norm_model(
+    cfg: &DecoderConfig,
+    store: &WeightStore,
+    norm: NormLoader,
+    attention: AttentionLoader,
+    mlp: MlpLoader,
+) -> Result<DecoderWeights> {
+    let eps = cfg.norm_eps;
+    let blocks = (0..cfg.num_layers())
+        .map(|i| {
+            let p = format!("model.layers.{i}");
+            Ok(Block {
+                attn_norm: norm(store, &format!("{p}.input_layernorm"), eps)?,
+                attn: attention(store, &format!("{p}.self_attn"))?,
+                post_attn_norm: None,
+                mlp_norm: norm(store, &format!("{p}.post_attention_layernorm"), eps)?,
+                mlp: mlp(store, &format!("{p}.mlp"), cfg.activation)?,
+                post_mlp_norm: None,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DecoderWeights {
+        embed: store.dense("model.embed_tokens.weight")?,
+        position_embed: None,
+        blocks,
+        final_norm: norm(store, "model.norm", eps)?,
+        lm_head: lm_head(
+            store,
+            cfg.tie_word_embeddings,
+            "model.embed_tokens",
+            "lm_head",
+        )?,
     })
 }
 

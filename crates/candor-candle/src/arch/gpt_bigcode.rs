@@ -4,7 +4,7 @@
 
 use super::{Architecture, GgufForm};
 use crate::config::{Activation, DecoderConfig, GgufConfig, HfConfig, Positions};
-use crate::layers::{lm_head, AttentionWeights, Block, DecoderWeights, Mlp, Norm, Qkv};
+use crate::layers::{lm_head, plain_mlp, AttentionWeights, Block, DecoderWeights, Norm, Qkv};
 use crate::weights::{GgufNames, WeightStore};
 use crate::Result;
 
@@ -93,11 +93,7 @@ fn load(cfg: &mut DecoderConfig, store: &WeightStore) -> Result<DecoderWeights> 
                 },
                 post_attn_norm: None,
                 mlp_norm: Norm::layer(store, &format!("{p}.ln_2"), eps)?,
-                mlp: Mlp::Plain {
-                    up: store.linear(&format!("{p}.mlp.c_fc"))?,
-                    down: store.linear(&format!("{p}.mlp.c_proj"))?,
-                    act: cfg.activation,
-                },
+                mlp: plain_mlp(store, &format!("{p}.mlp"), cfg.activation)?,
                 post_mlp_norm: None,
             })
         })

@@ -6,7 +6,7 @@ use candle_core::DType;
 
 use super::{Architecture, GgufForm};
 use crate::config::{Activation, DecoderConfig, GgufConfig, HfConfig, Positions, RopeScaling};
-use crate::layers::{gated_mlp, lm_head, separate_attention, Block, DecoderWeights, Norm};
+use crate::layers::{gated_mlp, pre_norm_model, separate_attention, DecoderWeights, Norm};
 use crate::weights::{WeightStore, LLAMA_NAMES};
 use crate::Result;
 
@@ -47,30 +47,5 @@ pub(super) fn load(cfg: &mut DecoderConfig, store: &WeightStore) -> Result<Decod
             }
         }
     }
-    let eps = cfg.norm_eps;
-    let blocks = (0..cfg.num_layers())
-        .map(|i| {
-            let p = format!("model.layers.{i}");
-            Ok(Block {
-                attn_norm: Norm::rms(store, &format!("{p}.input_layernorm"), eps)?,
-                attn: separate_attention(store, &format!("{p}.self_attn"))?,
-                post_attn_norm: None,
-                mlp_norm: Norm::rms(store, &format!("{p}.post_attention_layernorm"), eps)?,
-                mlp: gated_mlp(store, &format!("{p}.mlp"), cfg.activation)?,
-                post_mlp_norm: None,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(DecoderWeights {
-        embed: store.dense("model.embed_tokens.weight")?,
-        position_embed: None,
-        blocks,
-        final_norm: Norm::rms(store, "model.norm", eps)?,
-        lm_head: lm_head(
-            store,
-            cfg.tie_word_embeddings,
-            "model.embed_tokens",
-            "lm_head",
-        )?,
-    })
+    pre_norm_model(cfg, store, Norm::rms, separate_attention, gated_mlp)
 }

@@ -4,7 +4,7 @@
 
 use super::{Architecture, GgufForm};
 use crate::config::{Activation, DecoderConfig, GgufConfig, HfConfig};
-use crate::layers::{lm_head, AttentionWeights, Block, DecoderWeights, Mlp, Norm, Qkv};
+use crate::layers::{fused_attention, fused_gated_mlp, pre_norm_model, DecoderWeights, Norm};
 use crate::weights::{GgufNames, WeightStore};
 use crate::Result;
 
@@ -53,39 +53,5 @@ fn from_gguf(g: &GgufConfig) -> Result<DecoderConfig> {
 }
 
 fn load(cfg: &mut DecoderConfig, store: &WeightStore) -> Result<DecoderWeights> {
-    let eps = cfg.norm_eps;
-    let blocks = (0..cfg.num_layers())
-        .map(|i| {
-            let p = format!("model.layers.{i}");
-            Ok(Block {
-                attn_norm: Norm::rms(store, &format!("{p}.input_layernorm"), eps)?,
-                attn: AttentionWeights {
-                    qkv: Qkv::Fused(store.linear(&format!("{p}.self_attn.qkv_proj"))?),
-                    o: store.linear(&format!("{p}.self_attn.o_proj"))?,
-                    q_norm: None,
-                    k_norm: None,
-                },
-                post_attn_norm: None,
-                mlp_norm: Norm::rms(store, &format!("{p}.post_attention_layernorm"), eps)?,
-                mlp: Mlp::FusedGated {
-                    gate_up: store.linear(&format!("{p}.mlp.gate_up_proj"))?,
-                    down: store.linear(&format!("{p}.mlp.down_proj"))?,
-                    act: cfg.activation,
-                },
-                post_mlp_norm: None,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(DecoderWeights {
-        embed: store.dense("model.embed_tokens.weight")?,
-        position_embed: None,
-        blocks,
-        final_norm: Norm::rms(store, "model.norm", eps)?,
-        lm_head: lm_head(
-            store,
-            cfg.tie_word_embeddings,
-            "model.embed_tokens",
-            "lm_head",
-        )?,
-    })
+    pre_norm_model(cfg, store, Norm::rms, fused_attention, fused_gated_mlp)
 }

@@ -3,7 +3,7 @@
 
 use super::{Architecture, GgufForm};
 use crate::config::{Activation, DecoderConfig, GgufConfig, HfConfig};
-use crate::layers::{lm_head, separate_attention, Block, DecoderWeights, Mlp, Norm};
+use crate::layers::{plain_mlp, pre_norm_model, separate_attention, DecoderWeights, Norm};
 use crate::weights::{GgufNames, WeightStore, LLAMA_NAMES};
 use crate::Result;
 
@@ -48,34 +48,5 @@ fn from_gguf(g: &GgufConfig) -> Result<DecoderConfig> {
 }
 
 fn load(cfg: &mut DecoderConfig, store: &WeightStore) -> Result<DecoderWeights> {
-    let eps = cfg.norm_eps;
-    let blocks = (0..cfg.num_layers())
-        .map(|i| {
-            let p = format!("model.layers.{i}");
-            Ok(Block {
-                attn_norm: Norm::layer(store, &format!("{p}.input_layernorm"), eps)?,
-                attn: separate_attention(store, &format!("{p}.self_attn"))?,
-                post_attn_norm: None,
-                mlp_norm: Norm::layer(store, &format!("{p}.post_attention_layernorm"), eps)?,
-                mlp: Mlp::Plain {
-                    up: store.linear(&format!("{p}.mlp.c_fc"))?,
-                    down: store.linear(&format!("{p}.mlp.c_proj"))?,
-                    act: cfg.activation,
-                },
-                post_mlp_norm: None,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(DecoderWeights {
-        embed: store.dense("model.embed_tokens.weight")?,
-        position_embed: None,
-        blocks,
-        final_norm: Norm::layer(store, "model.norm", eps)?,
-        lm_head: lm_head(
-            store,
-            cfg.tie_word_embeddings,
-            "model.embed_tokens",
-            "lm_head",
-        )?,
-    })
+    pre_norm_model(cfg, store, Norm::layer, separate_attention, plain_mlp)
 }
