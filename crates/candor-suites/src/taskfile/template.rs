@@ -58,6 +58,25 @@ impl Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
+        // Python methods that lm-evaluation-harness templates use (`.strip()`, `.split()`,
+        // `dict.get` ... from minijinja-contrib, plus `list.index`, e.g. ARC's
+        // `{{ choices.label.index(answerKey) }}`).
+        env.set_unknown_method_callback(|state, value, method, args| {
+            if method == "index" && value.kind() == minijinja::value::ValueKind::Seq {
+                let (what,): (Value,) = minijinja::value::from_args(args)?;
+                return value
+                    .try_iter()?
+                    .position(|x| x == what)
+                    .map(Value::from)
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::InvalidOperation,
+                            format!("{what} is not in the list"),
+                        )
+                    });
+            }
+            minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+        });
         // Columns that hold JSON text (lists, objects) become values.
         env.add_filter("fromjson", |s: String| -> Result<Value, Error> {
             serde_json::from_str::<serde_json::Value>(&s)
@@ -206,6 +225,27 @@ mod tests {
         assert_eq!(v.len(), Some(2));
         assert_eq!(v.get_item_by_index(1).unwrap().as_str(), Some("yes"));
         assert_eq!(t.text("text", &ctx).unwrap(), "Q: x\nA:");
+    }
+
+    #[test]
+    fn python_methods_of_ported_templates_work() {
+        let mut t = Templates::new();
+        t.add("gold", "{{ choices.label.index(answerKey) }}")
+            .unwrap();
+        t.add("q", "{{ question.strip().split(' ')[0] }}").unwrap();
+        let ctx = Value::from_serialize(serde_json::json!({
+            "choices": {"label": ["A", "B", "C"]}, "answerKey": "C", "question": "  Why not? "
+        }));
+        assert_eq!(t.value("gold", &ctx).unwrap().as_i64(), Some(2));
+        assert_eq!(t.text("q", &ctx).unwrap(), "Why");
+        let ctx = Value::from_serialize(serde_json::json!({
+            "choices": {"label": ["A"]}, "answerKey": "E", "question": ""
+        }));
+        assert!(t
+            .value("gold", &ctx)
+            .unwrap_err()
+            .message
+            .contains("not in the list"));
     }
 
     #[test]
