@@ -576,3 +576,30 @@ fn lm_eval_local_files_port_as_they_are() {
         0.0
     );
 }
+
+#[test]
+fn a_group_file_names_a_suite_of_task_files() {
+    let dir = Dir::new("group");
+    dir.task("a.yaml", CAPITALS);
+    dir.task(
+        "b.yaml",
+        &CAPITALS.replace("task: capitals", "task: capitals_b"),
+    );
+    let group = dir.task(
+        "geo.yaml",
+        "group: geography\nsummary: Two capital tasks\ntask: [a.yaml, b.yaml]\n",
+    );
+    let suites = taskfile::load(&group, &dir.data()).unwrap();
+    assert_eq!(
+        (suites[0].name.as_str(), suites[0].tasks.len()),
+        ("geography", 2)
+    );
+    assert_eq!(suites[0].tasks[1].info().suite, "geography");
+    // In a folder, the group's members are not also a suite of the folder.
+    let suites = taskfile::load(&dir.0.join("tasks"), &dir.data()).unwrap();
+    assert_eq!(suites.len(), 1);
+    // A group naming a file that is not there is an error naming it.
+    let bad = dir.task("bad.yaml", "group: g\ntask: [missing.yaml]\n");
+    let e = taskfile::load(&bad, &dir.data()).err().unwrap().to_string();
+    assert!(e.contains("missing.yaml"), "{e}");
+}
