@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use candor::safety::{GuardJudge, Hazard, Scorer};
+use candor::safety::{guard_name, GuardJudge, Hazard, Scorer};
 use candor::{
     CandleModel, LanguageModel, LoadOptions, LoglikelihoodRequest, ModelFiles, WeightFormat,
 };
@@ -57,7 +57,7 @@ fn guard_judge_on_smollm2() {
             let context = judge.prompt(prompt, response).unwrap();
             for h in Hazard::ALL {
                 assert!(
-                    context.contains(&format!("{}: {}.", h.code(), h.name())),
+                    context.contains(&format!("{}: {}.", h.code(), guard_name(h))),
                     "{h}"
                 );
             }

@@ -31,7 +31,7 @@ pub mod toxicity;
 
 pub use candor_core::{Scorer, ScorerOutput};
 pub use hazard::Hazard;
-pub use judge::{ChatRenderer, GuardJudge, GuardVerdict, JudgeError};
+pub use judge::{guard_name, ChatRenderer, GuardJudge, GuardVerdict, JudgeError};
 pub use pii::{PiiDetector, PiiKind, PiiSpan};
 pub use refusal::{Refusal, RefusalDetector};
 pub use toxicity::{ToxicCategory, ToxicHit, ToxicityDetector, TOXICITY_THRESHOLD};
