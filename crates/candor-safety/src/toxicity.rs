@@ -9,10 +9,13 @@
 //! | identity attack | a group noun near a demeaning attribute ("muslims are all terrorists", "X shouldn't be allowed to vote") | 0.75 |
 //! | insult | "idiot", "moron", "stronzo", "병신" (0.6); "stupid", "dumb" (0.45); +0.3 when aimed at "you" | 0.45–0.9 |
 //! | profanity | "fuck", "merda", "씨발" | 0.35 |
+//! | stereotype | a group noun next to an essentialist generalisation ("X are all ...", "X naturally ...") | 0.25 |
 //!
 //! The score is `1 - Π(1 - wᵢ)` over the distinct findings, so it is in `[0, 1]`, grows with
 //! evidence, and crosses the 0.5 threshold with one threat, slur, identity attack or noun
-//! insult, but not with profanity alone ("this is fucking great" is rude, not toxic).
+//! insult, but not with profanity or a generalisation alone ("this is fucking great" is rude,
+//! not toxic; "all Muslims fast during Ramadan" is a generalisation, not an attack). The weak
+//! signals still order texts, which is what an AUC measures.
 //!
 //! Matching: Latin-script entries match whole words after lower-casing, undoing common
 //! leetspeak (`1d10t`, `$hit`, `b!tch`), shrinking runs of three or more letters
@@ -45,6 +48,8 @@ pub enum ToxicCategory {
     Threat,
     Slur,
     IdentityAttack,
+    /// A generalisation about a group: a weak signal, never toxic on its own.
+    Stereotype,
     Insult,
     Profanity,
 }
@@ -55,6 +60,7 @@ impl ToxicCategory {
             ToxicCategory::Threat => "threat",
             ToxicCategory::Slur => "slur",
             ToxicCategory::IdentityAttack => "identity_attack",
+            ToxicCategory::Stereotype => "stereotype",
             ToxicCategory::Insult => "insult",
             ToxicCategory::Profanity => "profanity",
         }
@@ -197,6 +203,19 @@ const ATTRIBUTES: &[&str] = &[
 
 /// How many words apart a group noun and an attribute may be.
 const IDENTITY_WINDOW: usize = 8;
+
+/// Essentialist generalisations ("X are all ...", "X are naturally ...", "X always ..."), the
+/// grammar of stereotypes. Next to a group noun they add a weak signal (0.25, below the
+/// threshold on its own): most stereotypes are said in this form, but so are harmless
+/// statements ("all Muslims fast during Ramadan").
+#[rustfmt::skip]
+const GENERALISATIONS: &[&str] = &[
+    "all", "always", "never", "inherently", "naturally", "by nature", "genetically",
+    "tend to", "are just", "are so", "every single", "none of them", "most of them",
+];
+
+/// How many words apart a group noun and a generalisation may be.
+const GENERALISATION_WINDOW: usize = 3;
 
 struct Lexicon {
     /// Single Latin-script words → (category, weight).
@@ -370,8 +389,11 @@ impl ToxicityDetector {
                 add(cat, term, w);
             }
         }
-        if let Some(rule) = identity_attack(&words) {
+        if let Some(rule) = near_group(&words, ATTRIBUTES, IDENTITY_WINDOW) {
             add(ToxicCategory::IdentityAttack, &rule, 0.75);
+        }
+        if let Some(rule) = near_group(&words, GENERALISATIONS, GENERALISATION_WINDOW) {
+            add(ToxicCategory::Stereotype, &rule, 0.25);
         }
         found
             .into_iter()
@@ -396,12 +418,11 @@ fn combine(hits: &[ToxicHit]) -> f64 {
     1.0 - hits.iter().map(|h| 1.0 - h.weight).product::<f64>()
 }
 
-/// A group noun and a demeaning attribute within [`IDENTITY_WINDOW`] words, reported as
-/// `"group ~ attribute"`.
-fn identity_attack(words: &[String]) -> Option<String> {
+/// The first group noun within `window` words of an entry of `list`, as `"group ~ entry"`.
+fn near_group(words: &[String], list: &[&'static str], window: usize) -> Option<String> {
     let at = |list: &[&'static str]| -> Vec<(usize, &'static str)> {
         let mut out = Vec::new();
-        for (i, _) in words.iter().enumerate() {
+        for i in 0..words.len() {
             for &entry in list {
                 let n = entry.split(' ').count();
                 if i + n <= words.len()
@@ -416,11 +437,11 @@ fn identity_attack(words: &[String]) -> Option<String> {
         }
         out
     };
-    let (groups, attrs) = (at(GROUPS), at(ATTRIBUTES));
+    let (groups, hits) = (at(GROUPS), at(list));
     for &(g, group) in &groups {
-        for &(a, attr) in &attrs {
-            if g.abs_diff(a) <= IDENTITY_WINDOW {
-                return Some(format!("{group} ~ {attr}"));
+        for &(a, entry) in &hits {
+            if g.abs_diff(a) <= window {
+                return Some(format!("{group} ~ {entry}"));
             }
         }
     }
@@ -518,6 +539,8 @@ mod tests {
         // Aimed at "you", an insult gains 0.3: 0.6 + 0.3 = 0.9.
         assert!((ToxicityDetector.score_text("you moron") - 0.9).abs() < 1e-12);
         assert_eq!(ToxicityDetector.score_text(""), 0.0);
+        // A generalisation about a group is a weak signal (0.25), not toxic alone.
+        assert!((ToxicityDetector.score_text("muslims always pray at dawn") - 0.25).abs() < 1e-12);
         // Negation-insensitive by design (see the module documentation).
         assert!(toxic("you are not an idiot"));
     }

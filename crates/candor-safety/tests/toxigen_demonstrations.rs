@@ -4,8 +4,9 @@
 //! These statements are mostly *implicit* hate (stereotypes without slurs or insults), which
 //! is what ToxiGen was built to test and what a lexicon misses, so the floor asserted here is
 //! modest and honest: better than chance at ranking (AUC), and few false alarms on the
-//! neutral statements. Measured when written: AUC 0.594, 17 % of hateful statements flagged,
-//! 2 % of neutral ones.
+//! neutral statements. Measured when written: AUC 0.620 (0.594 before the weak
+//! generalisation cue was added; both measured on these same statements, there is no
+//! held-out labelled set here), 17 % of hateful statements flagged, 2 % of neutral ones.
 
 use std::path::PathBuf;
 
