@@ -372,8 +372,8 @@ fn valid_aadhaar(s: &str) -> bool {
     c == 0
 }
 
-/// A phone candidate needs `min..=max` digits and consistent separators; grouped dates and
-/// version numbers (`2024-01-15`, `1.2.3`) have too few digits to pass.
+/// A phone candidate (already shaped like a phone number by its pattern) needs `min..=max`
+/// digits; grouped dates and version numbers (`2024-01-15`, `01-02-2023`) have too few.
 fn phone_digits(s: &str, min: usize, max: usize) -> bool {
     let n = digits(s).len();
     (min..=max).contains(&n)
