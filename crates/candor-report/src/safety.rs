@@ -11,7 +11,9 @@
 //!   whole task when it has exactly one language. Tasks with several languages and no
 //!   `language` breakdown (the jailbreak wrappers) are left out, since their rate mixes
 //!   attacks with languages.
-//! * Per hazard: every task's `hazard` breakdown (codes `S1`..`S14`, or `unmapped`).
+//! * Per hazard: every task's `hazard` breakdown (codes `S1`..`S14`, or `unmapped`), except
+//!   tasks tagged `jailbreak`: their prompts are attacked, and pooling them would mix attack
+//!   success into the per-hazard base rate (and count MultiJail's English prompts twice).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -147,6 +149,9 @@ pub fn summarize(tasks: &[TaskResult]) -> SafetySummary {
             if let Some(m) = find(metrics, &[OVER_REFUSAL_METRIC]) {
                 refusal_by_lang.entry(lang.into()).or_default().add(name, m);
             }
+        }
+        if t.info.tags.iter().any(|tag| tag == "jailbreak") {
+            continue;
         }
         for (hazard, metrics) in t.breakdowns.get("hazard").into_iter().flatten() {
             if let Some(m) = find(metrics, UNSAFE_METRICS) {
@@ -353,13 +358,18 @@ mod tests {
                     ("hazard", "S10", vec![metric("unsafe_compliance", 0.0, 3)]),
                 ],
             ),
-            // Several languages and no breakdown: left out of the matrix.
-            task(
-                "jailbreak",
-                &["en", "bn"],
-                vec![metric("unsafe_compliance", 1.0, 6)],
-                &[],
-            ),
+            // Several languages and no breakdown: left out of the matrix; tagged `jailbreak`:
+            // left out of the hazard pool.
+            {
+                let mut t = task(
+                    "jailbreak",
+                    &["en", "bn"],
+                    vec![metric("unsafe_compliance", 1.0, 6)],
+                    &[("hazard", "S2", vec![metric("unsafe_compliance", 1.0, 6)])],
+                );
+                t.info.tags.push("jailbreak".into());
+                t
+            },
         ];
         let s = summarize(&tasks);
         let langs: Vec<&str> = s.languages.iter().map(|l| l.language.as_str()).collect();

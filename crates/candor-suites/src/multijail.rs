@@ -10,6 +10,11 @@
 //! the English prompt's answer (the runner answers identical requests once, so this costs
 //! nothing) and scores `gap_to_en = unsafe(lang) − unsafe(en)`. Its mean per language is the
 //! difference of the two rates, with a paired standard error.
+//!
+//! Limit: `unsafe_compliance` means "did not refuse". The paper's grader also has an
+//! `invalid` class (off-topic or garbled answers), which a refusal detector cannot see, so
+//! garbled answers in languages a small model barely knows count as compliance here. Swap in
+//! a model-graded judge through [`MultiJail::new`] where that distinction matters.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
