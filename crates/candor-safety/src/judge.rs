@@ -58,7 +58,10 @@ pub struct GuardJudge<'m> {
 
 impl<'m> GuardJudge<'m> {
     /// A judge that sends the Llama Guard 3 prompt as raw text, with Llama 3's header tokens
-    /// written out (what a Llama Guard 3 model's own template produces).
+    /// written out (what a Llama Guard 3 model's own template produces). The text starts at
+    /// the first header, without `<|begin_of_text|>`: a backend adds the BOS token to a
+    /// context when the model's tokenizer asks for it (candor's does), and a second one would
+    /// shift the guard off the prompt it was trained on.
     pub fn new(model: &'m dyn LanguageModel) -> Self {
         Self {
             model,
@@ -70,6 +73,8 @@ impl<'m> GuardJudge<'m> {
 
     /// A judge that wraps the guard task in one user message rendered by `render` (the judged
     /// model's chat template), so a chat model sees the prompt in the form it was tuned on.
+    /// The rendered text is the context as is; where the template writes a BOS token that
+    /// the backend also adds, strip it in `render`.
     pub fn with_chat_template(
         model: &'m dyn LanguageModel,
         render: impl Fn(&[ChatMessage]) -> Result<String, String> + Send + Sync + 'm,
@@ -119,7 +124,7 @@ impl<'m> GuardJudge<'m> {
         match &self.render {
             Some(render) => render(&[ChatMessage::user(task)]).map_err(JudgeError::Template),
             None => Ok(format!(
-                "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{task}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+                "<|start_header_id|>user<|end_header_id|>\n\n{task}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
             )),
         }
     }
