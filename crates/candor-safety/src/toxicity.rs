@@ -304,9 +304,9 @@ fn shrink_runs(word: &str, keep: usize) -> String {
 /// Lower-cased words of a text, keeping the characters leetspeak and masking use inside a
 /// word (`$h!t`, `f*ck`, `@ss`), but not at its edges (`hello!`).
 fn words(text: &str) -> Vec<String> {
-    let lower = text.to_lowercase();
+    let lower = text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'");
     lower
-        .split(|c: char| !(c.is_alphanumeric() || "*@$!|'-".contains(c)) || c == '\u{2019}')
+        .split(|c: char| !(c.is_alphanumeric() || "*@$!|'-".contains(c)))
         .map(|w| w.trim_matches(|c: char| "*!|'-".contains(c)))
         .filter(|w| !w.is_empty())
         .map(unleet)
@@ -521,7 +521,7 @@ mod tests {
             "what an a$$hole",
             "f*ck you",
             "you are stuuuupid",
-            "you're a M0R0N",
+            "you\u{2019}re a M0R0N",
         ] {
             assert!(
                 ToxicityDetector.score_text(text) >= 0.5,
@@ -538,6 +538,7 @@ mod tests {
         assert!((ToxicityDetector.score_text("damn moron") - 0.74).abs() < 1e-12);
         // Aimed at "you", an insult gains 0.3: 0.6 + 0.3 = 0.9.
         assert!((ToxicityDetector.score_text("you moron") - 0.9).abs() < 1e-12);
+        assert!((ToxicityDetector.score_text("you\u{2019}re a moron") - 0.9).abs() < 1e-12);
         assert_eq!(ToxicityDetector.score_text(""), 0.0);
         // A generalisation about a group is a weak signal (0.25), not toxic alone.
         assert!((ToxicityDetector.score_text("muslims always pray at dawn") - 0.25).abs() < 1e-12);
