@@ -147,6 +147,11 @@ impl DataDir {
                 reason: "not valid UTF-8".into(),
             }
         })?;
+        // A UTF-8 byte-order mark (Excel writes one) is not part of the first field's name.
+        let text = match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => text,
+        };
         Ok((text, file))
     }
 
@@ -211,7 +216,7 @@ impl DataDir {
             .quoting(false)
             .from_reader(text.as_bytes());
         let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        Ok((records(rel, reader, &header, true)?, file))
+        Ok((records(rel, &text, reader, &header, true)?, file))
     }
 
     fn delimited(&self, rel: &str, delimiter: u8) -> Result<(Vec<Row>, DataFile), DataError> {
@@ -230,25 +235,59 @@ impl DataDir {
             .iter()
             .map(String::from)
             .collect();
-        Ok((records(rel, reader, &header, false)?, file))
+        Ok((records(rel, &text, reader, &header, false)?, file))
+    }
+}
+
+/// 1-based line numbers of byte offsets, counted by `\n` so that CRLF files number lines as
+/// editors do (the csv crate counts `\r` and `\n` separately). Offsets must not decrease.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: usize,
+}
+
+impl LineCounter<'_> {
+    fn line_of(&mut self, byte: usize) -> usize {
+        // The reader may place a record just before the line end it skipped (`\r` | `\n`).
+        let mut byte = byte.min(self.text.len());
+        while matches!(self.text.get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        if byte > self.at {
+            self.line += self.text[self.at..byte]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.at = byte;
+        }
+        self.line
     }
 }
 
 fn records(
     rel: &str,
+    text: &str,
     mut reader: csv::Reader<&[u8]>,
     header: &[String],
     exact: bool,
 ) -> Result<Vec<Row>, DataError> {
+    let mut lines = LineCounter {
+        text: text.as_bytes(),
+        at: 0,
+        line: 1,
+    };
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| DataError::Malformed {
             file: rel.to_string(),
-            line: e.position().map_or(0, |p| p.line() as usize),
+            line: e.position().map_or(0, |p| lines.line_of(p.byte() as usize)),
             field: None,
             reason: e.to_string(),
         })?;
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = record
+            .position()
+            .map_or(0, |p| lines.line_of(p.byte() as usize));
         if exact && record.len() != header.len() {
             return Err(DataError::Malformed {
                 file: rel.to_string(),
@@ -304,6 +343,18 @@ mod tests {
         let (rows, _) = d.jsonl("b.jsonl").unwrap();
         assert_eq!((rows.len(), rows[1].line), (2, 3));
         assert_eq!(d.tsv("c.tsv").unwrap().0[0].int("a").unwrap(), 42);
+    }
+
+    #[test]
+    fn byte_order_marks_and_crlf_line_ends_are_handled() {
+        let d = dir(
+            "crlf",
+            &[("a.csv", "\u{feff}id,text\r\n1,\"two\r\nlines\"\r\n2,b\r\n")],
+        );
+        let (rows, _) = d.csv("a.csv").unwrap();
+        assert_eq!(rows[0].int("id").unwrap(), 1);
+        assert_eq!(rows[0].str("text").unwrap(), "two\r\nlines");
+        assert_eq!((rows[0].line, rows[1].line), (2, 4));
     }
 
     #[test]
