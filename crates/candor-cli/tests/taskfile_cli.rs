@@ -135,6 +135,33 @@ fn a_bad_task_file_is_a_clear_error_not_a_panic() {
 }
 
 #[test]
+fn an_unknown_suite_name_lists_the_known_ones_before_the_model_loads() {
+    let dir = scratch("unknown");
+    let root = dir.join("my-benchmarks");
+    let (ok, _, stderr) = candor(
+        &root,
+        None,
+        &[
+            "run",
+            "--suites",
+            "capitalz",
+            "--tasks",
+            "tasks/capitals.yaml",
+            "--data-dir",
+            "data",
+            "--out",
+            "r",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("unknown suite 'capitalz'") && stderr.contains("xwinograd"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("loaded"), "{stderr}");
+}
+
+#[test]
 fn run_of_a_users_task_file_writes_a_report() {
     let Some(shared) = shared() else { return };
     let dir = scratch("run");
@@ -165,5 +192,35 @@ fn run_of_a_users_task_file_writes_a_report() {
         report["suites_requested"][0],
         "capitals (tasks/capitals.yaml)"
     );
+    // A folder in CANDOR_TASKS makes its suite a name for --suites, next to the built-in ones.
+    let out = Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args([
+            "run",
+            "--suites",
+            "tasks",
+            "--data-dir",
+            "data",
+            "--limit",
+            "1",
+            "--out",
+            "results2",
+        ])
+        .current_dir(&root)
+        .env_remove("CANDOR_DATA")
+        .env("CANDOR_TASKS", "tasks")
+        .env("CANDOR_MODELS", shared.join("models"))
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("results2/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["tasks"][0]["info"]["name"], "capitals");
+    assert_eq!(report["tasks"][0]["info"]["suite"], "tasks");
     let _ = std::fs::remove_dir_all(&dir);
 }

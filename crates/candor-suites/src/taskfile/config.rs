@@ -157,6 +157,9 @@ pub struct GenerationKwargs {
     pub until: OneOrMany,
     pub max_gen_toks: Option<usize>,
     pub temperature: Option<f64>,
+    /// Sampling filters, used only with `do_sample: true`.
+    pub top_k: Option<usize>,
+    pub top_p: Option<f64>,
     /// `false` (the default) decodes greedily whatever the temperature.
     #[serde(default)]
     pub do_sample: bool,

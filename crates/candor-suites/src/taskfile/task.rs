@@ -706,9 +706,10 @@ impl FileTask {
                     } else {
                         0.0
                     },
+                    top_k: g.top_k.filter(|_| g.do_sample).unwrap_or(0),
+                    top_p: g.top_p.filter(|_| g.do_sample).unwrap_or(1.0),
                     seed: options.seed,
                     stop,
-                    ..GenerationParams::default()
                 };
                 (
                     vec![Request::Generate(GenerateRequest {
