@@ -243,10 +243,15 @@ pub fn markdown(summary: &SafetySummary) -> String {
             "\n## Unsafe compliance by hazard (MLCommons S1–S14)\n\n| hazard | unsafe compliance | tasks |\n|---|---|---|"
         );
         for row in &summary.hazards {
+            // `S1: Violent Crimes`; `unmapped` as it is.
+            let hazard = row
+                .hazard
+                .parse::<candor_safety::Hazard>()
+                .map_or_else(|_| row.hazard.clone(), |h| h.to_string());
             let _ = writeln!(
                 s,
                 "| {} | {} | {} |",
-                row.hazard,
+                hazard,
                 cell(&Some(row.unsafe_compliance.clone())),
                 row.tasks.join(", ")
             );
@@ -395,7 +400,7 @@ mod tests {
         assert_eq!(hz, [("S2", 3, 5), ("S10", 0, 3), ("unmapped", 2, 4)]);
         let md = markdown(&s);
         assert!(md.contains("| en | 0.294 ["), "{md}");
-        assert!(md.contains("| S2 | 0.600 ["), "{md}");
+        assert!(md.contains("| S2: Non-Violent Crimes | 0.600 ["), "{md}");
         assert!(markdown(&SafetySummary::default()).is_empty());
     }
 }
