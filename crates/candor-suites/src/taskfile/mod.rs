@@ -610,14 +610,19 @@ fn is_task_file(path: &Path) -> bool {
     (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.contains(".manifest.")
 }
 
-fn load_group(path: &Path, text: &str, data: &DataDir) -> Result<FileSuite, TaskFileError> {
+/// A `group:` file's suite, and the task files it names.
+fn load_group(
+    path: &Path,
+    text: &str,
+    data: &DataDir,
+) -> Result<(FileSuite, Vec<PathBuf>), TaskFileError> {
     let origin = path.display().to_string();
     let g: GroupConfig = serde_yaml_ng::from_str(text).map_err(|e| syntax(&origin, &e))?;
     let dir = path.parent().unwrap_or(Path::new("."));
+    let members: Vec<PathBuf> = g.task.iter().map(|rel| dir.join(rel)).collect();
     let mut tasks = Vec::new();
-    for rel in &g.task {
-        let file = dir.join(rel);
-        let text = read(&file)?;
+    for file in &members {
+        let text = read(file)?;
         let src = Source {
             origin: file.display().to_string(),
             text: &text,
@@ -625,12 +630,13 @@ fn load_group(path: &Path, text: &str, data: &DataDir) -> Result<FileSuite, Task
         };
         tasks.extend(parse_task(&src, &g.group, data)?);
     }
-    Ok(FileSuite {
+    let suite = FileSuite {
         summary: g.summary.unwrap_or_else(|| format!("group {}", g.group)),
         name: g.group,
         origin,
         tasks,
-    })
+    };
+    Ok((suite, members))
 }
 
 /// Suites from a task file, a `group:` file, or a folder of them.
@@ -652,7 +658,7 @@ pub fn load(path: &Path, data: &DataDir) -> Result<Vec<FileSuite>, TaskFileError
     let text = read(path)?;
     let origin = path.display().to_string();
     if is_group(&origin, &text)? {
-        return Ok(vec![load_group(path, &text, data)?]);
+        return Ok(vec![load_group(path, &text, data)?.0]);
     }
     let name = stem(path);
     let src = Source {
@@ -685,10 +691,8 @@ fn load_dir(dir: &Path, data: &DataDir, out: &mut Vec<FileSuite>) -> Result<(), 
     for path in entries.iter().filter(|p| p.is_file() && is_task_file(p)) {
         let text = read(path)?;
         if is_group(&path.display().to_string(), &text)? {
-            let suite = load_group(path, &text, data)?;
-            let g: GroupConfig = serde_yaml_ng::from_str(&text)
-                .map_err(|e| syntax(&path.display().to_string(), &e))?;
-            grouped.extend(g.task.iter().map(|t| dir.join(t)));
+            let (suite, members) = load_group(path, &text, data)?;
+            grouped.extend(members);
             out.push(suite);
         } else {
             loose.push((path.clone(), text));
