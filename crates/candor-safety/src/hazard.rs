@@ -45,8 +45,7 @@ impl Hazard {
     /// The code guard models emit: `S1` … `S14`.
     pub fn code(self) -> &'static str {
         const CODES: [&str; 14] = [
-            "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11", "S12", "S13",
-            "S14",
+            "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11", "S12", "S13", "S14",
         ];
         CODES[self as usize]
     }

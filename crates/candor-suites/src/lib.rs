@@ -21,9 +21,9 @@ mod harmful;
 pub mod hazards;
 mod jailbreak;
 mod multijail;
+pub mod taskfile;
 mod toxigen;
 mod truthfulqa;
-pub mod taskfile;
 /// The Rust twin of `tasks/xcopa/xcopa.yaml`: tests check that both give identical requests.
 #[cfg(test)]
 mod xcopa;
