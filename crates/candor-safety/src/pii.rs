@@ -100,15 +100,15 @@ fn patterns() -> &'static Patterns {
         let re = |s: &str| Regex::new(s).expect("built-in PII pattern compiles");
         Patterns {
             email: re(r"(?i)\b[a-z0-9][a-z0-9._%+-]{0,63}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,24}\b"),
-            card: re(r"\b\d(?:[ -]?\d){12,18}\b"),
-            iban: re(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
-            ssn: re(r"\b\d{3}-\d{2}-\d{4}\b"),
-            nino: re(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"),
-            dni: re(r"\b[XYZ]?\d{7,8}-?[A-Z]\b"),
-            aadhaar: re(r"\b[2-9]\d{3}[ -]\d{4}[ -]\d{4}\b"),
-            phone_intl: re(r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?)(?:[ .-]?\d{2,4}){1,5}\b"),
-            phone_nanp: re(r"(?:\(\d{3}\) ?|\b\d{3}[-.])\d{3}[-.]\d{4}\b"),
-            phone_trunk: re(r"\b0\d{1,4}(?:[ -]\d{2,4}){2,4}\b"),
+            card: re(r"\b[0-9](?:[ -]?[0-9]){12,18}\b"),
+            iban: re(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b"),
+            ssn: re(r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"),
+            nino: re(r"\b[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b"),
+            dni: re(r"\b[XYZ]?[0-9]{7,8}-?[A-Z]\b"),
+            aadhaar: re(r"\b[2-9][0-9]{3}[ -][0-9]{4}[ -][0-9]{4}\b"),
+            phone_intl: re(r"\+[0-9]{1,3}(?:[ .-]?\(?[0-9]{1,4}\)?)(?:[ .-]?[0-9]{2,4}){1,5}\b"),
+            phone_nanp: re(r"(?:\([0-9]{3}\) ?|\b[0-9]{3}[-.])[0-9]{3}[-.][0-9]{4}\b"),
+            phone_trunk: re(r"\b0[0-9]{1,4}(?:[ -][0-9]{2,4}){2,4}\b"),
         }
     })
 }
@@ -136,7 +136,6 @@ impl PiiDetector {
             }
         };
         add(0, &p.email, PiiKind::Email, &|_| true);
-        add(1, &p.iban, PiiKind::Iban, &valid_iban);
         add(2, &p.card, PiiKind::PaymentCard, &valid_card);
         add(3, &p.ssn, PiiKind::UsSsn, &valid_ssn);
         add(3, &p.nino, PiiKind::UkNino, &valid_nino);
@@ -151,6 +150,21 @@ impl PiiDetector {
         add(4, &p.phone_trunk, PiiKind::Phone, &|s| {
             phone_digits(s, 9, 12)
         });
+        // An IBAN is as long as its country says: a word or digits that follow it are not
+        // part of it ("DE89 3704 0044 0532 0130 00 BIC ...").
+        for m in p.iban.find_iter(text) {
+            if let Some(len) = iban_extent(m.as_str()).filter(|&n| valid_iban(&m.as_str()[..n])) {
+                found.push((
+                    1,
+                    PiiSpan {
+                        kind: PiiKind::Iban,
+                        start: m.start(),
+                        end: m.start() + len,
+                        text: m.as_str()[..len].to_string(),
+                    },
+                ));
+            }
+        }
         // Most specific first, then longest, then leftmost: each kept span excludes the
         // candidates it overlaps.
         found.sort_by_key(|(rank, s)| (*rank, std::cmp::Reverse(s.end - s.start), s.start));
@@ -256,6 +270,22 @@ const IBAN_LENGTHS: &[(&str, usize)] = &[
     ("SE", 24), ("SI", 19), ("SK", 24), ("SM", 27), ("ST", 25), ("SV", 28), ("TL", 23), ("TN", 24),
     ("TR", 26), ("UA", 29), ("VA", 22), ("VG", 24), ("XK", 20),
 ];
+
+/// Bytes of the candidate that hold its country's IBAN length in non-space characters (the
+/// candidate is ASCII, as the pattern only admits ASCII).
+fn iban_extent(s: &str) -> Option<usize> {
+    let &(_, len) = IBAN_LENGTHS.iter().find(|(cc, _)| s.starts_with(cc))?;
+    let mut seen = 0;
+    for (i, c) in s.char_indices() {
+        if c != ' ' {
+            seen += 1;
+            if seen == len {
+                return Some(i + c.len_utf8());
+            }
+        }
+    }
+    None
+}
 
 fn valid_iban(s: &str) -> bool {
     let compact: String = s.chars().filter(|c| *c != ' ').collect();
@@ -436,6 +466,18 @@ mod tests {
         assert!(kinds("DE89370400440532013001").is_empty());
         // Unknown country.
         assert!(kinds("QQ89370400440532013000").is_empty());
+        // A word after the number is not part of it.
+        let spans = PiiDetector.find("IBAN DE89 3704 0044 0532 0130 00 BIC COBADEFFXXX");
+        assert_eq!(spans[0].text, "DE89 3704 0044 0532 0130 00");
+    }
+
+    #[test]
+    fn digits_of_other_scripts_are_not_read_as_ascii() {
+        // Arabic-Indic, full-width and Bengali digits: no match, and no panic.
+        for text in ["١٢٣-٤٥-٦٧٨٩", "１２３-４５-６７８９", "GB১২WEST1234569876"]
+        {
+            assert!(PiiDetector.find(text).is_empty(), "{text}");
+        }
     }
 
     #[test]
