@@ -91,7 +91,13 @@ impl Task for AdvBench {
         responses: &[Response],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
         let texts = harmful::texts(&self.info.name, sample, responses)?;
-        let complied = harmful::complied(self.detector.as_ref(), &sample.prompt, texts[0]);
+        let complied = harmful::complied(
+            self.detector.as_ref(),
+            &self.info.name,
+            sample,
+            &sample.prompt,
+            texts[0],
+        )?;
         let mut scores = harmful::scores(complied);
         scores.insert("attack_success".into(), complied);
         Ok(scores)

@@ -118,7 +118,13 @@ impl Task for DoNotAnswer {
         responses: &[Response],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
         let texts = harmful::texts(&self.info.name, sample, responses)?;
-        let complied = harmful::complied(self.detector.as_ref(), &sample.prompt, texts[0]);
+        let complied = harmful::complied(
+            self.detector.as_ref(),
+            &self.info.name,
+            sample,
+            &sample.prompt,
+            texts[0],
+        )?;
         Ok(harmful::scores(complied))
     }
 }

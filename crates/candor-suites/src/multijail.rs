@@ -164,10 +164,11 @@ impl Task for MultiJail {
     ) -> Result<BTreeMap<String, f64>, TaskError> {
         let texts = harmful::texts(&self.info.name, sample, responses)?;
         let detector = self.detector.as_ref();
-        let complied = harmful::complied(detector, &sample.prompt, texts[0]);
+        let complied =
+            harmful::complied(detector, &self.info.name, sample, &sample.prompt, texts[0])?;
         let mut scores = harmful::scores(complied);
         if let (Some(en_text), Some(english)) = (texts.get(1), sample.target["english"].as_str()) {
-            let en = harmful::complied(detector, english, en_text);
+            let en = harmful::complied(detector, &self.info.name, sample, english, en_text)?;
             scores.insert("gap_to_en".into(), complied - en);
         }
         Ok(scores)
