@@ -124,7 +124,7 @@ impl<'m> GuardJudge<'m> {
         match &self.render {
             Some(render) => render(&[ChatMessage::user(task)]).map_err(JudgeError::Template),
             None => Ok(format!(
-                "<|start_header_id|>user<|end_header_id|>\n\n{task}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+                "<|start_header_id|>user<|end_header_id|>\n\n{task} <|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
             )),
         }
     }

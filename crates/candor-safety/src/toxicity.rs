@@ -116,11 +116,11 @@ const INSULTS: &[&str] = &[
     // pt
     "babaca", "otário", "otária", "filho da puta", "vadia", "imbecil", "arrombado",
     // zh
-    "傻逼", "傻屄", "煞笔", "混蛋", "王八蛋", "白痴", "蠢货", "贱人", "废物", "滚蛋", "狗娘养的",
+    "傻逼", "傻屄", "煞笔", "混蛋", "王八蛋", "白痴", "蠢货", "贱人", "滚蛋", "狗娘养的",
     // ar
     "يا كلب", "ابن الكلب", "يا حمار", "حقير", "أحمق", "يا غبي", "ابن العاهرة", "عاهرة",
     // ko
-    "병신", "개새끼", "미친놈", "미친년", "닥쳐", "멍청이", "쓰레기 같은", "등신",
+    "병신", "개새끼", "미친놈", "미친년", "닥쳐", "멍청이", "쓰레기 같은", "등신아", "이 등신",
     // th
     "ไอ้ควาย", "ไอ้โง่", "อีดอก", "ไอ้สัตว์", "อีสัตว์", "ไอ้เหี้ย", "ไอ้ชาติหมา",
     // bn
@@ -144,8 +144,8 @@ const PROFANITY: &[&str] = &[
     "goddamn", "crap", "piss", "pissed", "dick", "cock", "pussy", "bloody hell", "cazzo", "merda",
     "vaffanculo", "porca puttana", "minchia", "địt", "đụ", "đéo", "đm", "dcm", "mierda", "joder",
     "coño", "carajo", "putain", "merde", "bordel", "scheiße", "scheisse", "verdammt", "porra",
-    "caralho", "foda-se", "他妈的", "操你妈", "卧槽", "妈的", "씨발", "시발", "좆", "존나", "ชิบหาย", "เหี้ย",
-    "สัส", "تبا", "اللعنة", "يلعن", "শালা", "বাল", "kuma", "asu",
+    "caralho", "foda-se", "他妈的", "操你妈", "卧槽", "妈的", "씨발", "좆", "존나", "ชิบหาย", "เหี้ย",
+    "สัส", "تبا", "اللعنة", "يلعن", "kuma", "asu",
 ];
 
 /// Threats of violence, weight 0.9 (whole phrases).
@@ -158,7 +158,7 @@ const THREATS: &[&str] = &[
     "should be killed", "deserve to be shot", "i'll beat you", "i will beat you",
     "burn your house", "ti ammazzo", "ti uccido", "tao giết mày", "giết mày", "nitakuua",
     "tak pateni", "kowe tak pateni", "te voy a matar", "te mato", "je vais te tuer",
-    "ich bringe dich um", "ich bring dich um", "vou te matar", "我要杀了你", "杀了你", "去死", "죽여버릴",
+    "ich bringe dich um", "ich bring dich um", "vou te matar", "我要杀了你", "杀了你", "你去死", "去死吧", "죽여버릴",
     "죽여 버릴", "죽어라", "ฆ่ามึง", "มึงตาย", "سأقتلك", "راح اقتلك", "তোকে মেরে ফেলব", "তোকে খুন করব",
 ];
 
@@ -509,6 +509,14 @@ mod tests {
             "This is fucking great news!",
             "一个简单的问题：北京在哪里？",
             "Class assignments are due on Monday.",
+            // Insults of unspaced scripts inside ordinary words: waste disposal, past deaths,
+            // a life-size figure, a starting point, a school, a boy.
+            "废物处理厂在城外。",
+            "过去死亡人数下降了。",
+            "등신대 사진을 찍었다.",
+            "시발점이 어디입니까?",
+            "সে পাঠশালা থেকে ফিরল।",
+            "একটি বালক মাঠে খেলছে।",
         ] {
             assert!(!toxic(text), "{text}: {:?}", ToxicityDetector.hits(text));
         }
