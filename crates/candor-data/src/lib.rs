@@ -13,6 +13,8 @@
 //! # Ok::<(), candor_data::DataError>(())
 //! ```
 
+pub mod hub;
+
 use std::path::{Path, PathBuf};
 
 use candor_core::DataFile;
@@ -38,6 +40,12 @@ pub enum DataError {
     },
     #[error("no data directory: pass --data-dir, set CANDOR_DATA, or put the datasets in ../shared/datasets")]
     NoDataDir,
+    #[error("Hub dataset {id} (revision {revision}): {reason}")]
+    Hub {
+        id: String,
+        revision: String,
+        reason: String,
+    },
 }
 
 /// One record of a data file, with where it came from.
@@ -85,11 +93,32 @@ impl Row {
 #[derive(Clone, Debug)]
 pub struct DataDir {
     root: PathBuf,
+    /// Where Hub datasets are cached (from the environment unless set).
+    hub: hub::HfCache,
 }
 
 impl DataDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            hub: hub::HfCache::from_env(),
+        }
+    }
+
+    /// The same folder, with Hub datasets looked up in `cache` instead of the environment's.
+    pub fn with_hub_cache(mut self, cache: hub::HfCache) -> Self {
+        self.hub = cache;
+        self
+    }
+
+    /// The files of Hub dataset `id` at `revision` (paths inside the repo), read through the
+    /// HF cache and downloaded there when missing and the Hub may be used: a data directory
+    /// rooted at the dataset's snapshot.
+    pub fn hub_dataset(&self, id: &str, revision: &str, files: &[&str]) -> Result<Self, DataError> {
+        Ok(Self {
+            root: self.hub.dataset(id, revision, files)?,
+            hub: self.hub.clone(),
+        })
     }
 
     /// `explicit` (a `--data-dir` flag), else `$CANDOR_DATA`, else `../shared/datasets`.

@@ -442,26 +442,53 @@ fn an_empty_dataset_and_missing_files_are_errors() {
 }
 
 #[test]
-fn a_hub_dataset_offline_says_where_to_put_the_files() {
+fn hub_datasets_are_read_from_the_hf_cache() {
     let dir = Dir::new("hub");
-    let text = "task: hubbed\ndataset_path: someone/some_set\nrevision: abc123\noutput_type: generate_until\ndoc_to_text: \"{{ q }}\"\ndoc_to_target: \"{{ a }}\"\n";
+    // A dataset as huggingface_hub caches it: refs/<revision> names the snapshot's commit.
+    let cache = dir.0.join("hf-cache");
+    let commit = "89abcdef0123456789abcdef0123456789abcdef";
+    let repo = cache.join("datasets--someone--some_set");
+    std::fs::create_dir_all(repo.join("snapshots").join(commit).join("data")).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/v2"), commit).unwrap();
+    std::fs::write(
+        repo.join("snapshots").join(commit).join("data/test.jsonl"),
+        "{\"q\": \"2+2?\", \"a\": \"4\"}\n",
+    )
+    .unwrap();
+    let data = dir.data().with_hub_cache(candor_data::hub::HfCache {
+        dir: cache.clone(),
+        offline: true,
+    });
+    // lm-evaluation-harness's form: dataset_path + revision + dataset_kwargs.data_files.
+    let text = "task: hubbed\ndataset_path: someone/some_set\nrevision: v2\ndataset_kwargs:\n  data_files:\n    test: data/test.jsonl\noutput_type: generate_until\ndoc_to_text: \"{{ q }}\"\ndoc_to_target: \"{{ a }}\"\n";
     let path = dir.task("h.yaml", text);
-    let e = err(&path, &dir.data());
-    let msg = e.to_string();
-    assert!(matches!(e, TaskFileError::HubOffline { .. }), "{e:?}");
+    let suites = taskfile::load(&path, &data).unwrap();
+    let loaded = suites[0].tasks[0].build(&TaskOptions::default()).unwrap();
+    assert_eq!(loaded.samples.len(), 1);
+    assert_eq!(loaded.files[0].path, "data/test.jsonl");
+    let Request::Generate(g) = &loaded.samples[0].requests[0] else {
+        panic!("{:?}", loaded.samples[0].requests[0])
+    };
+    assert!(format!("{:?}", g.prompt).contains("2+2?"));
+
+    // A revision the cache lacks, offline: the error says what to download.
+    let path = dir.task("h3.yaml", &text.replace("revision: v2", "revision: v3"));
+    let msg = err(&path, &data).to_string();
     assert!(
         msg.contains("someone/some_set")
-            && msg.contains(&format!(
-                "{}/someone/some_set/",
-                dir.data().root().display()
-            )),
+            && msg.contains("HF_HUB_OFFLINE")
+            && msg.contains("--revision v3 data/test.jsonl"),
         "{msg}"
     );
-    // Without a revision the file is refused at once.
-    let path = dir.task("h2.yaml", &text.replace("revision: abc123\n", ""));
-    assert!(err(&path, &dir.data())
+    // A Hub dataset must name its files, and a revision.
+    let bare = "task: hubbed\ndataset_path: someone/some_set\nrevision: v2\noutput_type: generate_until\ndoc_to_text: \"{{ q }}\"\ndoc_to_target: \"{{ a }}\"\n";
+    let path = dir.task("h4.yaml", bare);
+    assert!(err(&path, &data)
         .to_string()
-        .contains("needs `revision:`"));
+        .contains("inside someone/some_set's repo"));
+    let path = dir.task("h2.yaml", &bare.replace("revision: v2\n", ""));
+    assert!(err(&path, &data).to_string().contains("needs `revision:`"));
 }
 
 #[test]

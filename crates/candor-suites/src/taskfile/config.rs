@@ -97,11 +97,11 @@ pub struct DatasetConfig {
     pub source: Option<String>,
 }
 
-/// `dataset_kwargs` (lm-evaluation-harness), as far as local files go.
+/// `dataset_kwargs` (lm-evaluation-harness), as far as data files go.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetKwargs {
-    /// Split → path, relative to the data directory.
+    /// Split → path, relative to the data directory (or inside a Hub dataset's repo).
     pub data_files: BTreeMap<String, String>,
 }
 
@@ -116,11 +116,14 @@ impl TaskConfig {
             .dataset_path
             .as_deref()
             .is_some_and(|p| LOCAL_BUILDERS.contains(&p));
-        if let (true, Some(kwargs)) = (local, self.dataset_kwargs.take()) {
+        // A Hub dataset's `data_files` are paths inside its repo, read the same way.
+        if let Some(kwargs) = self.dataset_kwargs.take() {
             let d = self.dataset.get_or_insert_with(DatasetConfig::default);
             for (split, path) in kwargs.data_files {
                 d.files.entry(split).or_insert(path);
             }
+        }
+        if local {
             self.dataset_path = None;
         }
         if self.summary.is_none() {
@@ -229,7 +232,8 @@ pub struct TaskConfig {
     pub dataset: Option<DatasetConfig>,
     /// candor: a manifest name (built in) or a path to a manifest, relative to the task file.
     pub dataset_manifest: Option<String>,
-    /// A Hugging Face Hub dataset id; needs `revision`.
+    /// A Hugging Face Hub dataset id; needs `revision`, and its files named under
+    /// `dataset: files:` (or `dataset_kwargs: data_files:`) as paths inside the repo.
     pub dataset_path: Option<String>,
     pub dataset_name: Option<String>,
     /// lm-evaluation-harness's local files: `dataset_path: json` (or `csv`) with

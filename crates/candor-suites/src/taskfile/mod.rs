@@ -101,14 +101,6 @@ pub enum TaskFileError {
     Data { file: String, source: DataError },
     #[error("{file}: {source}")]
     Manifest { file: String, source: ManifestError },
-    #[error("{file}: dataset_path '{id}' (revision '{revision}') is a Hugging Face Hub dataset, and candor reads datasets from local files only: download the '{split}' split of {id} at that revision, place its files under {data_dir}/{id}/, and name them in the task file with `dataset: {{files: {{{split}: {id}/FILE}}}}`")]
-    HubOffline {
-        file: String,
-        id: String,
-        revision: String,
-        split: String,
-        data_dir: String,
-    },
     #[error("no task files (*.yaml, *.yml) in {path}")]
     NoTaskFiles { path: String },
 }

@@ -317,19 +317,11 @@ impl FileTask {
         let spec = &self.spec;
         let pattern_key = format!("dataset.files.{split}");
         if !spec.templates.has(&pattern_key) {
-            if let Some(id) = &spec.config.dataset_path {
-                return Err(TaskFileError::HubOffline {
-                    file: spec.origin.clone(),
-                    id: id.clone(),
-                    revision: spec.config.revision.clone().unwrap_or_default(),
-                    split: split.to_string(),
-                    data_dir: self.data.root().display().to_string(),
-                });
-            }
-            return Err(self.key_error(
-                "dataset",
-                format!("no file for split '{split}': add it under dataset: files: {split}: PATH"),
-            ));
+            let hint = match &spec.config.dataset_path {
+                Some(id) => format!("name the file of split '{split}' inside {id}'s repo under dataset: files: {split}: PATH (json, jsonl, csv or tsv)"),
+                None => format!("no file for split '{split}': add it under dataset: files: {split}: PATH"),
+            };
+            return Err(self.key_error("dataset", hint));
         }
         let lit = Doc {
             ctx: self.base_ctx(),
@@ -337,7 +329,21 @@ impl FileTask {
             row: 0,
         };
         let pattern = self.text(&pattern_key, &lit)?;
-        let paths = self.expand(&pattern)?;
+        // A Hub dataset's files are paths inside its repo, read from the HF cache.
+        let data = match (&spec.config.dataset_path, &spec.config.revision) {
+            (Some(id), Some(revision)) => {
+                let named: Vec<&str> = if pattern.contains(['*', '?', '[']) {
+                    Vec::new()
+                } else {
+                    vec![pattern.as_str()]
+                };
+                self.data
+                    .hub_dataset(id, revision, &named)
+                    .map_err(|e| self.data_error(e))?
+            }
+            _ => self.data.clone(),
+        };
+        let paths = self.expand(&data, &pattern)?;
         let cfg = spec.config.dataset.clone().unwrap_or_default();
         let mut docs = Vec::new();
         let mut files = Vec::new();
@@ -356,7 +362,7 @@ impl FileTask {
                 .columns
                 .clone()
                 .or_else(|| spec.manifest.as_ref().and_then(|m| m.columns.clone()));
-            let (rows, file) = self.read(&rel, format, columns.as_deref())?;
+            let (rows, file) = self.read(&data, &rel, format, columns.as_deref())?;
             if let Some(m) = &spec.manifest {
                 m.verify(&file).map_err(|source| TaskFileError::Manifest {
                     file: spec.origin.clone(),
@@ -374,11 +380,11 @@ impl FileTask {
     }
 
     /// Data-dir-relative files of a path or glob.
-    fn expand(&self, pattern: &str) -> Result<Vec<String>, TaskFileError> {
+    fn expand(&self, data: &DataDir, pattern: &str) -> Result<Vec<String>, TaskFileError> {
         if !pattern.contains(['*', '?', '[']) {
             return Ok(vec![pattern.to_string()]);
         }
-        let root = self.data.root();
+        let root = data.root();
         let full = root.join(pattern);
         let bad = |m: String| self.key_error("dataset", m);
         let mut out = Vec::new();
@@ -404,11 +410,11 @@ impl FileTask {
 
     fn read(
         &self,
+        d: &DataDir,
         rel: &str,
         format: Format,
         columns: Option<&[String]>,
     ) -> Result<(Vec<Row>, DataFile), TaskFileError> {
-        let d = &self.data;
         let r = match (format, columns) {
             (Format::Jsonl, _) => d.jsonl(rel),
             (Format::Csv, None) => d.csv(rel),
