@@ -98,6 +98,52 @@ fn validate_renders_the_first_prompts_and_list_shows_the_users_suite() {
 }
 
 #[test]
+fn a_hub_dataset_is_found_in_the_hf_cache_the_environment_names() {
+    let dir = scratch("hub");
+    let root = dir.join("my-benchmarks");
+    // The README's task, its data now a Hub dataset as huggingface_hub caches it.
+    let cache = dir.join("hf-home/hub");
+    let repo = cache.join("datasets--someone--capitals");
+    let commit = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c";
+    let snapshot = repo.join("snapshots").join(commit);
+    std::fs::create_dir_all(snapshot.join("data")).unwrap();
+    std::fs::write(snapshot.join("data/test.jsonl"), DATA).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    let task = TASK.replace(
+        "dataset:\n  files:\n    test: capitals/test.jsonl\n  license: CC0-1.0\n",
+        "dataset_path: someone/capitals\nrevision: main\ndataset_kwargs:\n  data_files:\n    test: data/test.jsonl\n",
+    );
+    assert_ne!(task, TASK);
+    std::fs::write(root.join("tasks/hub.yaml"), task).unwrap();
+    let validate = |home: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_candor"))
+            .args(["validate", "tasks/hub.yaml", "--data-dir", "data"])
+            .current_dir(&root)
+            .env_remove("HF_HUB_CACHE")
+            .env("HF_HOME", home)
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .expect("candor runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = validate(&dir.join("hf-home"));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("What is the capital of Kenya?"), "{stdout}");
+    // An empty cache, offline: a clear error naming the download, no panic.
+    let (ok, _, stderr) = validate(&dir.join("empty-home"));
+    assert!(!ok && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("someone/capitals") && stderr.contains("HF_HUB_OFFLINE"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_bad_task_file_is_a_clear_error_not_a_panic() {
     let dir = scratch("bad");
     let root = dir.join("my-benchmarks");
