@@ -5,12 +5,15 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use candor::report::Environment;
+use candor::suites::Scorers;
 use candor::{
     parse_device, set_threads, CandleModel, ChatMessage, DataDir, GenerateRequest,
-    GenerationParams, LanguageModel, LoadOptions, Prompt, RunConfig, TaskOptions, WeightFormat,
+    GenerationParams, GuardJudge, LanguageModel, LoadOptions, Prompt, RunConfig, TaskOptions,
+    WeightFormat,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -62,6 +65,10 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "candor-results")]
         out: PathBuf,
+        /// Judge the safety suites' answers with this guard model (a Llama Guard 3 model: file,
+        /// folder or Hub id) instead of the local refusal and toxicity detectors.
+        #[arg(long)]
+        judge: Option<String>,
     },
     /// Label texts you already have (e.g. saved model answers) with a detector; no model is
     /// loaded. Writes one JSON line per row and prints counts per label to stderr.
@@ -171,6 +178,11 @@ impl ModelArgs {
     }
 
     fn load_with(&self, batch_size: usize) -> Result<CandleModel> {
+        self.load_spec(&self.model, batch_size)
+    }
+
+    /// Another model (a guard judge) with these options.
+    fn load_spec(&self, spec: &str, batch_size: usize) -> Result<CandleModel> {
         if let Some(n) = self.threads {
             set_threads(n);
         }
@@ -184,8 +196,8 @@ impl ModelArgs {
             ..LoadOptions::default()
         };
         let started = std::time::Instant::now();
-        let model = CandleModel::load(&self.model, &opts)
-            .with_context(|| format!("cannot load model '{}'", self.model))?;
+        let model = CandleModel::load(spec, &opts)
+            .with_context(|| format!("cannot load model '{spec}'"))?;
         eprintln!(
             "loaded {} ({}, {} weights) in {:.1}s",
             model.info().name,
@@ -217,11 +229,21 @@ fn run(cli: Cli) -> Result<()> {
             batch_size,
             data_dir,
             out,
+            judge,
         } => {
             let data = DataDir::locate(data_dir.as_deref())?;
-            // Fail on a bad suite name, task file or output folder before the model loads.
-            let (tasks, names) = taskfiles::select(suites.as_deref(), &tasks, &data)?;
             candor::report::ensure_writable(&out)?;
+            let scorers = match &judge {
+                Some(spec) => {
+                    // The judge scores answers for the whole run: it lives as long as the process.
+                    let guard: &'static CandleModel =
+                        Box::leak(Box::new(model.load_spec(spec, batch_size)?));
+                    Scorers::judged_by(Arc::new(GuardJudge::new(guard)))
+                }
+                None => Scorers::default(),
+            };
+            // Fail on a bad suite name or task file before the model loads.
+            let (tasks, names) = taskfiles::select(suites.as_deref(), &tasks, &data, &scorers)?;
             let lm = model.load_with(batch_size)?;
             let config = RunConfig {
                 task: TaskOptions {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use candor::suites::taskfile::{self, FileSuite};
+use candor::suites::Scorers;
 use candor::{DataDir, Prompt, Request, Task};
 
 /// The tasks to run, and what the report lists as requested.
@@ -17,6 +18,7 @@ pub fn select(
     suites: Option<&[String]>,
     task_paths: &[PathBuf],
     data: &DataDir,
+    scorers: &Scorers,
 ) -> Result<Selection> {
     let names: Vec<&str> = match suites {
         Some(s) => s
@@ -30,7 +32,7 @@ pub fn select(
     let mut tasks = Vec::new();
     let mut requested = Vec::new();
     for name in names {
-        match candor::suites::tasks(&[name], data) {
+        match candor::suites::tasks_scored_by(&[name], data, scorers) {
             Ok(t) => tasks.extend(t),
             Err(unknown) => {
                 // A suite of a folder in CANDOR_TASKS.

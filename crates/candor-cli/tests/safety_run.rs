@@ -95,3 +95,57 @@ fn safety_suites_report_breakdowns_and_the_safety_matrix() {
     assert!(md.contains("non-commercial"));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_guard_model_can_judge_the_safety_suites() {
+    let Some(shared) = shared() else { return };
+    let out = std::env::temp_dir().join(format!("candor-judge-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    // SmolLM2 stands in for a guard model: the verdicts mean nothing, the plumbing is real.
+    let result = Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args([
+            "run",
+            "--suites",
+            "advbench,toxigen",
+            "--limit",
+            "2",
+            "--max-new-tokens",
+            "4",
+            "--weights",
+            "f32",
+            "--judge",
+            "default",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env("CANDOR_MODELS", shared.join("models"))
+        .env("CANDOR_DATA", shared.join("datasets"))
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .expect("candor runs");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    let text = std::fs::read_to_string(out.join("report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for (name, metric) in [("advbench", "unsafe_compliance"), ("toxigen", "toxic")] {
+        let task = report["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["info"]["name"] == name)
+            .unwrap_or_else(|| panic!("no task {name}"));
+        let description = task["info"]["description"].as_str().unwrap();
+        assert!(
+            description.contains("scored by `guard_judge:SmolLM2"),
+            "{description}"
+        );
+        let value = task["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == metric)
+            .unwrap_or_else(|| panic!("{name}: no {metric} in {task}"));
+        let v = value["value"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v) && value["n"] == 2, "{value}");
+    }
+}

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use candor_core::{Response, Sample, Scorer, Task, TaskData, TaskError, TaskInfo, TaskOptions};
 use candor_data::DataDir;
-use candor_safety::RefusalDetector;
 use serde_json::json;
 
 use crate::{data_error, dataset, harmful, hazards, SuiteSpec};
@@ -30,12 +29,7 @@ pub fn spec() -> SuiteSpec {
                 &["harmful-content"],
             )
         },
-        build: |data| {
-            vec![Arc::new(AdvBench::new(
-                data.clone(),
-                Arc::new(RefusalDetector),
-            ))]
-        },
+        build: |data, scorers| vec![Arc::new(AdvBench::new(data.clone(), scorers.harm.clone()))],
     }
 }
 
@@ -50,8 +44,8 @@ impl AdvBench {
     pub fn new(data: DataDir, detector: Arc<dyn Scorer>) -> Self {
         Self {
             data,
+            info: harmful::scored_by(spec().task_info("advbench", &["en"]), detector.as_ref()),
             detector,
-            info: spec().task_info("advbench", &["en"]),
         }
     }
 }

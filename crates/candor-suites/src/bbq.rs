@@ -45,7 +45,7 @@ pub fn spec() -> SuiteSpec {
         tags: &["safety", "bias", "multiple_choice"],
         languages: &["en"],
         dataset: || dataset("bbq", "CC-BY-4.0", "https://github.com/nyu-mll/BBQ", &[]),
-        build: |data| {
+        build: |data, _| {
             CATEGORIES
                 .iter()
                 .map(|&(file, suffix)| {

@@ -45,7 +45,7 @@ pub fn spec() -> SuiteSpec {
                 &["share-alike", "harmful-content"],
             )
         },
-        build: |data| vec![Arc::new(CrowsPairs::new(data.clone()))],
+        build: |data, _| vec![Arc::new(CrowsPairs::new(data.clone()))],
     }
 }
 

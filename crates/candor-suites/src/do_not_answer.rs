@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use candor_core::{Response, Sample, Scorer, Task, TaskData, TaskError, TaskInfo, TaskOptions};
 use candor_data::DataDir;
-use candor_safety::RefusalDetector;
 use serde_json::json;
 
 use crate::{data_error, dataset, harmful, hazards, SuiteSpec};
@@ -43,10 +42,10 @@ pub fn spec() -> SuiteSpec {
                 &["non-commercial", "share-alike", "harmful-content"],
             )
         },
-        build: |data| {
+        build: |data, scorers| {
             vec![Arc::new(DoNotAnswer::new(
                 data.clone(),
-                Arc::new(RefusalDetector),
+                scorers.harm.clone(),
             ))]
         },
     }
@@ -63,8 +62,11 @@ impl DoNotAnswer {
     pub fn new(data: DataDir, detector: Arc<dyn Scorer>) -> Self {
         Self {
             data,
+            info: harmful::scored_by(
+                spec().task_info("do_not_answer", &["en"]),
+                detector.as_ref(),
+            ),
             detector,
-            info: spec().task_info("do_not_answer", &["en"]),
         }
     }
 }

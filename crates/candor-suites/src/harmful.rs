@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use candor_core::{
     ChatMessage, GenerateRequest, GenerationParams, Prompt, Request, Response, Sample, Scorer,
-    ScorerOutput, TaskError, TaskOptions,
+    ScorerOutput, TaskError, TaskInfo, TaskOptions,
 };
 
 /// Enough for a refusal or the start of an answer to show (as XSTest).
@@ -95,6 +95,16 @@ pub fn verdict(
             reason: format!("scorer '{}' returned label '{}'", scorer.name(), out.label),
         })
     }
+}
+
+/// The task's description, saying which scorer judges its answers (a report shows it).
+pub fn scored_by(mut info: TaskInfo, scorer: &dyn Scorer) -> TaskInfo {
+    info.description = format!(
+        "{} Answers scored by `{}`.",
+        info.description,
+        scorer.name()
+    );
+    info
 }
 
 /// `refusal` and `unsafe_compliance` of one answer to a harmful prompt.

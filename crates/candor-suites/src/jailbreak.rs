@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use candor_core::{Response, Sample, Scorer, Task, TaskData, TaskError, TaskInfo, TaskOptions};
 use candor_data::DataDir;
-use candor_safety::RefusalDetector;
 use serde_json::json;
 
 use crate::{dataset, harmful, hazards, multijail, SuiteSpec};
@@ -91,12 +90,7 @@ pub fn spec() -> SuiteSpec {
                 &["harmful-content"],
             )
         },
-        build: |data| {
-            vec![Arc::new(Jailbreak::new(
-                data.clone(),
-                Arc::new(RefusalDetector),
-            ))]
-        },
+        build: |data, scorers| vec![Arc::new(Jailbreak::new(data.clone(), scorers.harm.clone()))],
     }
 }
 
@@ -111,8 +105,11 @@ impl Jailbreak {
     pub fn new(data: DataDir, detector: Arc<dyn Scorer>) -> Self {
         Self {
             data,
+            info: harmful::scored_by(
+                spec().task_info("jailbreak", &["en", "bn", "sw", "jv"]),
+                detector.as_ref(),
+            ),
             detector,
-            info: spec().task_info("jailbreak", &["en", "bn", "sw", "jv"]),
         }
     }
 }

@@ -31,7 +31,7 @@ mod xstest;
 
 use std::sync::Arc;
 
-use candor_core::{DatasetInfo, Task};
+use candor_core::{DatasetInfo, Scorer, Task};
 use candor_data::DataDir;
 
 /// A suite in the catalog.
@@ -41,7 +41,37 @@ pub struct SuiteSpec {
     pub tags: &'static [&'static str],
     pub languages: &'static [&'static str],
     pub dataset: fn() -> DatasetInfo,
-    build: fn(&DataDir) -> Vec<Arc<dyn Task>>,
+    build: fn(&DataDir, &Scorers) -> Vec<Arc<dyn Task>>,
+}
+
+/// What judges the generated answers of the safety suites.
+#[derive(Clone)]
+pub struct Scorers {
+    /// Answers to harmful prompts (AdvBench, Do-Not-Answer, MultiJail, jailbreaks): a refusal
+    /// detector (`full_compliance` is a violation) or a guard judge (`unsafe`).
+    pub harm: Arc<dyn Scorer>,
+    /// ToxiGen continuations: a toxicity detector (`toxic`) or a guard judge (`unsafe`).
+    pub toxicity: Arc<dyn Scorer>,
+}
+
+impl Default for Scorers {
+    /// The local detectors: refusal and toxicity word lists.
+    fn default() -> Self {
+        Self {
+            harm: Arc::new(candor_safety::RefusalDetector),
+            toxicity: Arc::new(candor_safety::ToxicityDetector),
+        }
+    }
+}
+
+impl Scorers {
+    /// One scorer, such as a guard model, for both.
+    pub fn judged_by(scorer: Arc<dyn Scorer>) -> Self {
+        Self {
+            harm: scorer.clone(),
+            toxicity: scorer,
+        }
+    }
 }
 
 impl SuiteSpec {
@@ -57,9 +87,14 @@ impl SuiteSpec {
         }
     }
 
-    /// The suite's tasks, reading from `data`.
+    /// The suite's tasks, reading from `data`, with the default scorers.
     pub fn tasks(&self, data: &DataDir) -> Vec<Arc<dyn Task>> {
-        (self.build)(data)
+        self.tasks_scored_by(data, &Scorers::default())
+    }
+
+    /// The suite's tasks, with `scorers` judging generated answers where the suite has any.
+    pub fn tasks_scored_by(&self, data: &DataDir, scorers: &Scorers) -> Vec<Arc<dyn Task>> {
+        (self.build)(data, scorers)
     }
 }
 
@@ -94,12 +129,21 @@ pub fn file_suites(data: &DataDir) -> Vec<taskfile::FileSuite> {
 /// The tasks of the named suites, in the order given: the catalog's, then those written as
 /// task files.
 pub fn tasks(names: &[&str], data: &DataDir) -> Result<Vec<Arc<dyn Task>>, UnknownSuite> {
+    tasks_scored_by(names, data, &Scorers::default())
+}
+
+/// [`tasks`], with `scorers` judging the safety suites' generated answers.
+pub fn tasks_scored_by(
+    names: &[&str],
+    data: &DataDir,
+    scorers: &Scorers,
+) -> Result<Vec<Arc<dyn Task>>, UnknownSuite> {
     let catalog = catalog();
     let files = file_suites(data);
     let mut out = Vec::new();
     for name in names {
         if let Some(spec) = catalog.iter().find(|s| s.name == *name) {
-            out.extend(spec.tasks(data));
+            out.extend(spec.tasks_scored_by(data, scorers));
         } else if let Some(suite) = files.iter().find(|s| s.name == *name) {
             out.extend(suite.tasks());
         } else {

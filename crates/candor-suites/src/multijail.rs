@@ -21,7 +21,6 @@ use std::sync::Arc;
 
 use candor_core::{Response, Sample, Scorer, Task, TaskData, TaskError, TaskInfo, TaskOptions};
 use candor_data::{DataDir, Row};
-use candor_safety::RefusalDetector;
 use serde_json::json;
 
 use crate::{data_error, dataset, harmful, hazards, SuiteSpec};
@@ -57,12 +56,7 @@ pub fn spec() -> SuiteSpec {
                 &["harmful-content"],
             )
         },
-        build: |data| {
-            vec![Arc::new(MultiJail::new(
-                data.clone(),
-                Arc::new(RefusalDetector),
-            ))]
-        },
+        build: |data, scorers| vec![Arc::new(MultiJail::new(data.clone(), scorers.harm.clone()))],
     }
 }
 
@@ -78,8 +72,8 @@ impl MultiJail {
         let languages: Vec<&str> = LANGUAGES.iter().map(|(l, _)| *l).collect();
         Self {
             data,
+            info: harmful::scored_by(spec().task_info("multijail", &languages), detector.as_ref()),
             detector,
-            info: spec().task_info("multijail", &languages),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! local toxicity scorer, and the toxic-continuation rate is reported per target group and
 //! per prompt type.
 //!
-//! The default scorer is [`ToxicityDetector`], a word-list detector: it misses the implicit,
+//! The default scorer is [`candor_safety::ToxicityDetector`], a word-list detector: it misses the implicit,
 //! politely worded hate that ToxiGen was built around, so its rates are lower bounds. Pass a
 //! stronger [`Scorer`] (a guard model) to [`Toxigen::new`] where the numbers matter.
 //!
@@ -19,7 +19,6 @@ use candor_core::{
     TaskError, TaskInfo, TaskOptions,
 };
 use candor_data::DataDir;
-use candor_safety::ToxicityDetector;
 use serde_json::json;
 
 use crate::{dataset, harmful, SuiteSpec};
@@ -63,10 +62,10 @@ pub fn spec() -> SuiteSpec {
                 &["harmful-content"],
             )
         },
-        build: |data| {
+        build: |data, scorers| {
             vec![Arc::new(Toxigen::new(
                 data.clone(),
-                Arc::new(ToxicityDetector),
+                scorers.toxicity.clone(),
             ))]
         },
     }
@@ -83,8 +82,8 @@ impl Toxigen {
     pub fn new(data: DataDir, scorer: Arc<dyn Scorer>) -> Self {
         Self {
             data,
+            info: harmful::scored_by(spec().task_info("toxigen", &["en"]), scorer.as_ref()),
             scorer,
-            info: spec().task_info("toxigen", &["en"]),
         }
     }
 }

@@ -41,7 +41,7 @@ pub fn spec() -> SuiteSpec {
                 &[],
             )
         },
-        build: |data| vec![Arc::new(TruthfulQa::new(data.clone()))],
+        build: |data, _| vec![Arc::new(TruthfulQa::new(data.clone()))],
     }
 }
 

@@ -42,7 +42,7 @@ pub fn spec() -> SuiteSpec {
                 &[],
             )
         },
-        build: |data| {
+        build: |data, _| {
             CONNECTIVES
                 .iter()
                 .map(|&(lang, because, therefore)| {

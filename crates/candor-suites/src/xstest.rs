@@ -33,7 +33,7 @@ pub fn spec() -> SuiteSpec {
                 &["harmful-content"],
             )
         },
-        build: |data| {
+        build: |data, _| {
             vec![Arc::new(XsTest::new(
                 data.clone(),
                 Arc::new(RefusalDetector),
