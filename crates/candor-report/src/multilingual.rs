@@ -55,13 +55,18 @@ pub fn summarize(tasks: &[TaskResult]) -> MultilingualSummary {
             .or_default()
             .insert(t.info.languages[0].as_str());
     }
-    let english: BTreeMap<(&str, &str), f64> = tasks
+    // English is matched by suite, task (its name without the language) and metric, so two
+    // task files of one suite that share a metric name keep their own English baselines.
+    let english: BTreeMap<(&str, &str, &str), f64> = tasks
         .iter()
         .filter(|t| t.info.languages == ["en"])
         .flat_map(|t| {
-            t.metrics
-                .iter()
-                .map(move |m| ((t.info.suite.as_str(), m.name.as_str()), m.value))
+            t.metrics.iter().map(move |m| {
+                (
+                    (t.info.suite.as_str(), task_base(t), m.name.as_str()),
+                    m.value,
+                )
+            })
         })
         .collect();
     let mut languages = Vec::new();
@@ -80,7 +85,7 @@ pub fn summarize(tasks: &[TaskResult]) -> MultilingualSummary {
                 stderr: m.stderr,
                 n: m.n,
                 gap_to_english: english
-                    .get(&(suite, m.name.as_str()))
+                    .get(&(suite, task_base(t), m.name.as_str()))
                     .map(|en| m.value - en),
             });
         }
@@ -88,6 +93,18 @@ pub fn summarize(tasks: &[TaskResult]) -> MultilingualSummary {
     MultilingualSummary {
         languages,
         fertility: Vec::new(),
+    }
+}
+
+/// A one-language task's name without its `_<language>` suffix (`xwinograd_ru` → `xwinograd`).
+fn task_base(t: &TaskResult) -> &str {
+    let name = t.info.name.as_str();
+    match t.info.languages.first() {
+        Some(lang) => name
+            .strip_suffix(lang.as_str())
+            .and_then(|n| n.strip_suffix('_'))
+            .unwrap_or(name),
+        None => name,
     }
 }
 

@@ -97,6 +97,12 @@ fn xwinograd_has_every_row_of_six_languages_with_partial_scoring() {
         )
     );
     assert_eq!(s.target["gold"], serde_json::json!([1]));
+    // Russian: punctuation inside the pronoun's span ("его.") stays in the shared rest.
+    let ru = tasks[4].load(&TaskOptions::default()).unwrap();
+    let s = &ru.samples[129];
+    let (context, rest) = ll(&s.requests[0]);
+    assert!(context.ends_with("включил пылесос"), "{context}");
+    assert_eq!(rest, " .");
     assert_eq!(en.files[0].path, "xwinograd/dataset.tsv");
 }
 
