@@ -631,6 +631,23 @@ fn a_group_file_names_a_suite_of_task_files() {
     // In a folder, the group's members are not also a suite of the folder.
     let suites = taskfile::load(&dir.0.join("tasks"), &dir.data()).unwrap();
     assert_eq!(suites.len(), 1);
+    // Nor of a sub-folder the group reaches into.
+    std::fs::create_dir_all(dir.0.join("tasks/more")).unwrap();
+    dir.task(
+        "more/c.yaml",
+        &CAPITALS.replace("task: capitals", "task: capitals_c"),
+    );
+    dir.task(
+        "geo.yaml",
+        "group: geography\nsummary: Three capital tasks\ntask: [a.yaml, b.yaml, more/c.yaml]\n",
+    );
+    let suites = taskfile::load(&dir.0.join("tasks"), &dir.data()).unwrap();
+    let names: Vec<(&str, usize)> = suites
+        .iter()
+        .map(|s| (s.name.as_str(), s.tasks.len()))
+        .collect();
+    assert_eq!(names, [("geography", 3)]);
+    std::fs::remove_file(dir.0.join("tasks/geo.yaml")).unwrap();
     // A group naming a file that is not there is an error naming it.
     let bad = dir.task("bad.yaml", "group: g\ntask: [missing.yaml]\n");
     let e = taskfile::load(&bad, &dir.data()).err().unwrap().to_string();

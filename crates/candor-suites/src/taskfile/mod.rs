@@ -639,7 +639,7 @@ fn load_group(
 pub fn load(path: &Path, data: &DataDir) -> Result<Vec<FileSuite>, TaskFileError> {
     if path.is_dir() {
         let mut suites = Vec::new();
-        load_dir(path, data, &mut suites)?;
+        load_dir(path, data, &mut suites, &mut Vec::new())?;
         if suites.is_empty() {
             return Err(TaskFileError::NoTaskFiles {
                 path: path.display().to_string(),
@@ -669,7 +669,14 @@ pub fn load(path: &Path, data: &DataDir) -> Result<Vec<FileSuite>, TaskFileError
     }])
 }
 
-fn load_dir(dir: &Path, data: &DataDir, out: &mut Vec<FileSuite>) -> Result<(), TaskFileError> {
+/// The suites of a folder and its sub-folders. `grouped` holds the files that `group:` files
+/// (here or in a parent folder) already claimed, so that no task runs twice.
+fn load_dir(
+    dir: &Path,
+    data: &DataDir,
+    out: &mut Vec<FileSuite>,
+    grouped: &mut Vec<PathBuf>,
+) -> Result<(), TaskFileError> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| TaskFileError::Io {
             path: dir.display().to_string(),
@@ -678,13 +685,13 @@ fn load_dir(dir: &Path, data: &DataDir, out: &mut Vec<FileSuite>) -> Result<(), 
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
-    let mut grouped: Vec<PathBuf> = Vec::new();
+    let same_file = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let mut loose: Vec<(PathBuf, String)> = Vec::new();
     for path in entries.iter().filter(|p| p.is_file() && is_task_file(p)) {
         let text = read(path)?;
         if is_group(&path.display().to_string(), &text)? {
             let (suite, members) = load_group(path, &text, data)?;
-            grouped.extend(members);
+            grouped.extend(members.iter().map(|m| same_file(m)));
             out.push(suite);
         } else {
             loose.push((path.clone(), text));
@@ -693,7 +700,7 @@ fn load_dir(dir: &Path, data: &DataDir, out: &mut Vec<FileSuite>) -> Result<(), 
     let name = stem(dir);
     let mut tasks = Vec::new();
     for (path, text) in &loose {
-        if grouped.contains(path) {
+        if grouped.contains(&same_file(path)) {
             continue;
         }
         let src = Source {
@@ -712,7 +719,7 @@ fn load_dir(dir: &Path, data: &DataDir, out: &mut Vec<FileSuite>) -> Result<(), 
         });
     }
     for sub in entries.iter().filter(|p| p.is_dir()) {
-        load_dir(sub, data, out)?;
+        load_dir(sub, data, out, grouped)?;
     }
     Ok(())
 }
