@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use candor_data::hub::{HfCache, RepoKind};
 use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
@@ -66,13 +67,10 @@ impl HubOptions {
         let home = std::env::var_os("HOME")
             .map(PathBuf::from)
             .unwrap_or_default();
-        let cache_dir = std::env::var_os("HF_HUB_CACHE")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HF_HOME").map(|h| PathBuf::from(h).join("hub")))
-            .unwrap_or_else(|| home.join(".cache/huggingface/hub"));
-        let offline = std::env::var("HF_HUB_OFFLINE")
-            .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
-            .unwrap_or(false);
+        let HfCache {
+            dir: cache_dir,
+            offline,
+        } = HfCache::from_env();
         let candor_cache = std::env::var_os("CANDOR_CACHE")
             .map(PathBuf::from)
             .unwrap_or_else(|| home.join(".cache/candor"));
@@ -217,27 +215,13 @@ fn parse_hub_spec(spec: &str) -> (String, String, Option<String>) {
     (id.to_string(), rev.to_string(), file)
 }
 
-/// The snapshot folder of a cached repo revision, following the HF cache layout:
-/// `models--owner--name/refs/<revision>` holds a commit hash and
-/// `models--owner--name/snapshots/<hash>/` the files.
-pub fn cached_snapshot(cache_dir: &Path, id: &str, revision: &str) -> Option<PathBuf> {
-    let repo = cache_dir.join(format!("models--{}", id.replace('/', "--")));
-    let is_commit = revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit());
-    let commit = if is_commit {
-        revision.to_string()
-    } else {
-        fs::read_to_string(repo.join("refs").join(revision))
-            .ok()?
-            .trim()
-            .to_string()
-    };
-    let dir = repo.join("snapshots").join(commit);
-    dir.is_dir().then_some(dir)
-}
-
 fn hub_model(spec: &str, hub: &HubOptions) -> Result<ModelFiles> {
     let (id, revision, file) = parse_hub_spec(spec);
-    if let Some(dir) = cached_snapshot(&hub.cache_dir, &id, &revision) {
+    let cache = HfCache {
+        dir: hub.cache_dir.clone(),
+        offline: hub.offline,
+    };
+    if let Some(dir) = cache.snapshot(RepoKind::Model, &id, &revision) {
         let found = match &file {
             Some(f) => {
                 let p = dir.join(f);

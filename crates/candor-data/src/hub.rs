@@ -6,6 +6,13 @@ use std::path::{Path, PathBuf};
 
 use crate::DataError;
 
+/// The kind of Hub repository, which names its folder in the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RepoKind {
+    Model,
+    Dataset,
+}
+
 /// Where the HF cache is and whether the network may be used, as `huggingface_hub` reads them.
 #[derive(Clone, Debug)]
 pub struct HfCache {
@@ -31,12 +38,16 @@ impl HfCache {
         Self { dir, offline }
     }
 
-    /// The cached snapshot folder of a dataset revision (a commit, or a branch or tag whose
+    /// The cached snapshot folder of a repo revision (a commit, or a branch or tag whose
     /// commit the cache recorded), if it is there.
-    pub fn snapshot(&self, id: &str, revision: &str) -> Option<PathBuf> {
+    pub fn snapshot(&self, kind: RepoKind, id: &str, revision: &str) -> Option<PathBuf> {
+        let prefix = match kind {
+            RepoKind::Model => "models",
+            RepoKind::Dataset => "datasets",
+        };
         let repo = self
             .dir
-            .join(format!("datasets--{}", id.replace('/', "--")));
+            .join(format!("{prefix}--{}", id.replace('/', "--")));
         let is_commit = revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit());
         let commit = if is_commit {
             revision.to_string()
@@ -53,7 +64,7 @@ impl HfCache {
     /// The snapshot folder of dataset `id` at `revision` holding every one of `files` (paths
     /// inside the repo): from the cache, else downloaded into it unless offline.
     pub fn dataset(&self, id: &str, revision: &str, files: &[&str]) -> Result<PathBuf, DataError> {
-        if let Some(dir) = self.snapshot(id, revision) {
+        if let Some(dir) = self.snapshot(RepoKind::Dataset, id, revision) {
             if files.iter().all(|f| dir.join(f).is_file()) {
                 return Ok(dir);
             }
