@@ -83,6 +83,10 @@ pub struct CandleModel {
     tokenizer: Option<TextTokenizer>,
     chat: Option<ChatTemplate>,
     info: ModelInfo,
+    /// What the model was loaded from, as the user said it.
+    spec: String,
+    /// The weights file's sha256, computed when first asked for.
+    sha256: std::sync::OnceLock<String>,
     device: Device,
     batch_size: usize,
     prefix_sharing: bool,
@@ -139,7 +143,9 @@ impl CandleModel {
     /// Resolve `spec` (path, Hub id or `default`, see [`hub::resolve`]) and load it.
     pub fn load(spec: &str, opts: &LoadOptions) -> Result<Self> {
         let files = hub::resolve(spec, &opts.hub)?;
-        Self::load_files(&files, opts)
+        let mut model = Self::load_files(&files, opts)?;
+        model.spec = spec.to_string();
+        Ok(model)
     }
 
     /// Load a model from files already on disk.
@@ -301,7 +307,9 @@ impl CandleModel {
             model: Box::new(model),
             tokenizer,
             chat,
+            spec: info.path.display().to_string(),
             info,
+            sha256: std::sync::OnceLock::new(),
             device: opts.device.clone(),
             batch_size: opts.batch_size.max(1),
             prefix_sharing: opts.prefix_sharing,
@@ -310,6 +318,15 @@ impl CandleModel {
 
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// The sha256 of the weights file (read once, then remembered).
+    pub fn sha256(&self) -> Result<&str> {
+        if let Some(h) = self.sha256.get() {
+            return Ok(h);
+        }
+        let h = hub::sha256_file(&self.info.path)?;
+        Ok(self.sha256.get_or_init(|| h))
     }
 
     /// The tokenizer; an error naming the model when it has none.
@@ -981,6 +998,45 @@ fn hf_chat_template(dir: &Path) -> Option<String> {
 impl LanguageModel for CandleModel {
     fn name(&self) -> &str {
         &self.info.name
+    }
+
+    /// Everything that decides the numbers: weights (by sha256), how they are held, device,
+    /// batch size and threads. An unreadable weights file leaves the sha256 empty, and the
+    /// journal then keys answers by name and path.
+    fn describe(&self) -> candor_core::ModelRecord {
+        let i = &self.info;
+        candor_core::ModelRecord {
+            spec: self.spec.clone(),
+            backend: "candle".into(),
+            name: i.name.clone(),
+            path: i.path.display().to_string(),
+            sha256: self.sha256().map(str::to_string).unwrap_or_default(),
+            architecture: i.architecture.clone(),
+            parameters: i.parameters,
+            quantization: i
+                .tensor_types
+                .iter()
+                .map(|(t, n)| format!("{t} × {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            weights: i.weights.clone(),
+            context_length: i.context_length,
+            device: match self.device.location() {
+                candle_core::DeviceLocation::Cpu => "cpu".into(),
+                candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+                candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+            },
+            batch_size: self.batch_size,
+            threads: rayon::current_num_threads(),
+        }
+    }
+
+    fn count_tokens(&self, text: &str) -> Option<usize> {
+        self.tokenizer
+            .as_ref()?
+            .encode(text)
+            .ok()
+            .map(|ids| ids.len())
     }
 
     fn loglikelihood(

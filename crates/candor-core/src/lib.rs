@@ -28,24 +28,28 @@
 //! }
 //! ```
 
+pub mod journal;
 pub mod metrics;
+mod record;
 mod request;
 mod rng;
 pub mod runner;
 mod task;
 
+pub use journal::{Journal, JournalError};
+pub use record::ModelRecord;
 pub use request::{
     ChatMessage, FinishReason, GenerateRequest, Generation, GenerationParams, Loglikelihood,
     LoglikelihoodRequest, Prompt, Request, Response, RollingLoglikelihood, RollingRequest,
 };
 pub use rng::SplitMix64;
 pub use runner::{
-    run, MetricValue, RunConfig, RunError, RunOutput, ScoredSample, SuiteResult, TaskResult,
-    Timings,
+    run, MetricValue, RunConfig, RunError, RunOutput, SampleError, ScoredSample, SuiteResult,
+    TaskResult, Timings,
 };
 pub use task::{
-    DataFile, DatasetInfo, Sample, Scorer, ScorerOutput, Task, TaskData, TaskError, TaskInfo,
-    TaskOptions,
+    DataFile, DatasetInfo, LabelRequest, Sample, Scorer, ScorerError, ScorerOutput, Task, TaskData,
+    TaskError, TaskInfo, TaskOptions,
 };
 
 /// Why a model could not answer a batch.
@@ -76,6 +80,22 @@ pub trait LanguageModel: Send + Sync {
     /// A short name for reports and logs.
     fn name(&self) -> &str;
 
+    /// What the report records about the model; its [`ModelRecord::identity`] keys the
+    /// model's answers in a journal. The default knows only the name: a backend whose answers
+    /// may be journaled should say more.
+    fn describe(&self) -> ModelRecord {
+        ModelRecord {
+            name: self.name().to_string(),
+            ..ModelRecord::default()
+        }
+    }
+
+    /// How many tokens `text` is for this model's tokenizer, where the backend has one (for
+    /// the report's tokenizer fertility per language). Default: unknown.
+    fn count_tokens(&self, _text: &str) -> Option<usize> {
+        None
+    }
+
     /// Log-probability of each continuation given its context.
     fn loglikelihood(
         &self,
@@ -104,9 +124,25 @@ pub trait LanguageModel: Send + Sync {
                 Request::Generate(r) => generate.push(r.clone()),
             }
         }
-        let mut ll = self.loglikelihood(&ll)?.into_iter();
-        let mut rolling = self.loglikelihood_rolling(&rolling)?.into_iter();
-        let mut generate = self.generate(&generate)?.into_iter();
+        // A kind with no requests is not asked for: backends need not handle empty batches.
+        let mut ll = if ll.is_empty() {
+            Vec::new()
+        } else {
+            self.loglikelihood(&ll)?
+        }
+        .into_iter();
+        let mut rolling = if rolling.is_empty() {
+            Vec::new()
+        } else {
+            self.loglikelihood_rolling(&rolling)?
+        }
+        .into_iter();
+        let mut generate = if generate.is_empty() {
+            Vec::new()
+        } else {
+            self.generate(&generate)?
+        }
+        .into_iter();
         let missing = || ModelError::Backend("backend returned fewer answers than requests".into());
         requests
             .iter()

@@ -1,10 +1,11 @@
 //! Tasks: turn dataset documents into requests, and answers back into per-sample scores.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Request, Response};
+use crate::{LanguageModel, ModelError, Request, Response};
 
 /// A data file a task read, identified by its content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,9 +81,9 @@ pub struct TaskData {
 /// Why a task could not load its data or score a sample.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
-    /// A data file is missing, unreadable or malformed; the message names file, line and field.
-    #[error("{0}")]
-    Data(String),
+    /// A data file is missing, unreadable or malformed; the source names file, line and field.
+    #[error(transparent)]
+    Data(Box<dyn std::error::Error + Send + Sync>),
     /// A response does not fit the sample (wrong kind or count): a harness bug, reported.
     #[error("task {task}, sample {sample}: {reason}")]
     Scoring {
@@ -92,30 +93,98 @@ pub enum TaskError {
     },
 }
 
+impl TaskError {
+    /// A data error from any error (or message), keeping it as the source.
+    pub fn data(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Data(source.into())
+    }
+}
+
+/// A generated text that one of a task's scorers must label before the task scores a sample
+/// (see [`Task::labels`]).
+#[derive(Clone)]
+pub struct LabelRequest {
+    pub scorer: Arc<dyn Scorer>,
+    /// The prompt that produced `output`, as the scorer should see it.
+    pub prompt: String,
+    pub output: String,
+}
+
+impl LabelRequest {
+    pub fn new(
+        scorer: &Arc<dyn Scorer>,
+        prompt: impl Into<String>,
+        output: impl Into<String>,
+    ) -> Self {
+        Self {
+            scorer: Arc::clone(scorer),
+            prompt: prompt.into(),
+            output: output.into(),
+        }
+    }
+}
+
 /// A benchmark task. Tasks never call a model: they emit requests, and the runner answers them
 /// for all tasks of a run together.
+///
+/// Scoring has two steps, so that a model-graded scorer (a guard judge) is batched like every
+/// other request: [`Task::labels`] names the texts that scorers must label, the runner labels
+/// them all (sending a judge's requests to the judge's model in batches), and [`Task::score`]
+/// gets the labels in the same order.
 pub trait Task: Send + Sync {
     fn info(&self) -> &TaskInfo;
 
     /// Read the data and build the samples (at most `options.limit`).
     fn load(&self, options: &TaskOptions) -> Result<TaskData, TaskError>;
 
-    /// Per-sample metric values from the answers to the sample's requests, in request order.
-    /// A metric a sample does not contribute to is simply absent.
+    /// The texts of this sample's answers that scorers must label. Default: none.
+    fn labels(
+        &self,
+        _sample: &Sample,
+        _responses: &[Response],
+    ) -> Result<Vec<LabelRequest>, TaskError> {
+        Ok(Vec::new())
+    }
+
+    /// Per-sample metric values from the answers to the sample's requests (in request order)
+    /// and the labels of [`Task::labels`] (in its order). A metric a sample does not
+    /// contribute to is simply absent.
     fn score(
         &self,
         sample: &Sample,
         responses: &[Response],
+        labels: &[ScorerOutput],
     ) -> Result<BTreeMap<String, f64>, TaskError>;
 }
 
 /// Labels a generated text (refusal, toxicity, leakage ...). Detectors and model-graded judges
 /// implement it, so tasks can swap one for another.
+///
+/// A detector labels the text itself. A judge names the [`Scorer::model`] that grades, says
+/// what to ask it ([`Scorer::requests`]) and reads its label from the answers: the runner
+/// batches, deduplicates and journals those requests like the evaluated model's own.
 pub trait Scorer: Send + Sync {
     fn name(&self) -> &str;
+
+    /// The model that answers [`Scorer::requests`]; `None` (the default) for detectors.
+    fn model(&self) -> Option<Arc<dyn LanguageModel>> {
+        None
+    }
+
+    /// What to ask [`Scorer::model`] about `output`. Default: nothing.
+    fn requests(&self, _prompt: &str, _output: &str) -> Result<Vec<Request>, ScorerError> {
+        Ok(Vec::new())
+    }
+
     /// The label of `output` given the `prompt` that produced it, and a score in `[0, 1]`
-    /// (confidence, or the probability of the positive class).
-    fn score(&self, prompt: &str, output: &str) -> ScorerOutput;
+    /// (confidence, or the probability of the positive class). `answers` are the model's
+    /// answers to [`Scorer::requests`], in order (empty for detectors).
+    fn score(
+        &self,
+        prompt: &str,
+        output: &str,
+        answers: &[Response],
+    ) -> Result<ScorerOutput, ScorerError>;
 }
 
 /// What a [`Scorer`] says about one text.
@@ -123,4 +192,14 @@ pub trait Scorer: Send + Sync {
 pub struct ScorerOutput {
     pub label: String,
     pub score: f64,
+}
+
+/// Why a scorer could not label a text (a judge's model failed, or its prompt could not be
+/// built). The runner marks the sample, and the run goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum ScorerError {
+    #[error("judge model failed: {0}")]
+    Model(#[from] ModelError),
+    #[error("{0}")]
+    Invalid(String),
 }

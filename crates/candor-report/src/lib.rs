@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use candor_core::ModelRecord;
 use candor_core::{
     DatasetInfo, RunConfig, RunOutput, ScoredSample, SuiteResult, TaskResult, Timings,
 };
@@ -19,27 +20,11 @@ use serde::{Deserialize, Serialize};
 
 pub use markdown::markdown;
 
-/// Version of the `report.json` layout; bumped on any incompatible change.
-pub const SCHEMA_VERSION: &str = "1.0";
+/// Version of the `report.json` layout. 1.1 added the model's backend, device, batch size and
+/// threads, per-sample labels and errors, and the journal's counts; 1.0 reports still read.
+pub const SCHEMA_VERSION: &str = "1.1";
 /// JSON Schema (draft 2020-12) of `report.json`.
 pub const SCHEMA: &str = include_str!("../report.schema.json");
-
-/// The model a report is about.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ModelRecord {
-    /// What the user asked for (`default`, a path, a Hub id).
-    pub spec: String,
-    pub name: String,
-    pub path: String,
-    pub sha256: String,
-    pub architecture: String,
-    pub parameters: u64,
-    /// Stored tensor types, most common first (`Q4_1 × 210, F32 × 61`).
-    pub quantization: String,
-    /// How weights were held in memory (`f32`, `quantized` ...).
-    pub weights: String,
-    pub context_length: usize,
-}
 
 /// Where the run happened.
 #[derive(Clone, Debug, Serialize, Deserialize)]

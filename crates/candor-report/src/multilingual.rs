@@ -41,7 +41,7 @@ pub struct Fertility {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MultilingualSummary {
     pub languages: Vec<LanguageScore>,
-    /// Filled by whoever holds the model's tokenizer (`candor::evaluate`); empty otherwise.
+    /// Filled by whoever holds the model's tokenizer (`candor::Evaluation`); empty otherwise.
     pub fertility: Vec<Fertility>,
 }
 
@@ -214,6 +214,7 @@ mod tests {
             }],
             breakdowns: Default::default(),
             num_samples: 50,
+            num_errors: 0,
             files: Vec::new(),
         }
     }

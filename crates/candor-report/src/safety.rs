@@ -323,6 +323,7 @@ mod tests {
             metrics,
             breakdowns: b,
             num_samples: 0,
+            num_errors: 0,
             files: Vec::new(),
         }
     }

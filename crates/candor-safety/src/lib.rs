@@ -29,7 +29,7 @@ mod pii;
 mod refusal;
 pub mod toxicity;
 
-pub use candor_core::{Scorer, ScorerOutput};
+pub use candor_core::{Scorer, ScorerError, ScorerOutput};
 pub use hazard::Hazard;
 pub use judge::{guard_name, ChatRenderer, GuardJudge, GuardVerdict, JudgeError};
 pub use pii::{PiiDetector, PiiKind, PiiSpan};

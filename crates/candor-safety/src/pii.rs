@@ -16,7 +16,7 @@
 
 use std::sync::OnceLock;
 
-use candor_core::{Scorer, ScorerOutput};
+use candor_core::{Response, Scorer, ScorerError, ScorerOutput};
 use regex::Regex;
 use serde::Serialize;
 
@@ -182,18 +182,30 @@ impl PiiDetector {
     }
 }
 
-impl Scorer for PiiDetector {
-    fn name(&self) -> &str {
-        "pii"
-    }
-
+impl PiiDetector {
     /// `pii` (score 1) when the output holds any personal data, else `clean` (score 0).
-    fn score(&self, _prompt: &str, output: &str) -> ScorerOutput {
+    pub fn label(&self, output: &str) -> ScorerOutput {
         let found = !self.find(output).is_empty();
         ScorerOutput {
             label: if found { "pii" } else { "clean" }.to_string(),
             score: f64::from(u8::from(found)),
         }
+    }
+}
+
+impl Scorer for PiiDetector {
+    fn name(&self) -> &str {
+        "pii"
+    }
+
+    /// [`PiiDetector::label`] of the output.
+    fn score(
+        &self,
+        _prompt: &str,
+        output: &str,
+        _answers: &[Response],
+    ) -> Result<ScorerOutput, ScorerError> {
+        Ok(self.label(output))
     }
 }
 
@@ -547,9 +559,9 @@ mod tests {
 
     #[test]
     fn scorer_labels() {
-        assert_eq!(PiiDetector.score("", "write to a@b.io").label, "pii");
-        assert_eq!(PiiDetector.score("", "write to a@b.io").score, 1.0);
-        assert_eq!(PiiDetector.score("", "nothing here").label, "clean");
-        assert_eq!(PiiDetector.score("", "nothing here").score, 0.0);
+        assert_eq!(PiiDetector.label("write to a@b.io").label, "pii");
+        assert_eq!(PiiDetector.label("write to a@b.io").score, 1.0);
+        assert_eq!(PiiDetector.label("nothing here").label, "clean");
+        assert_eq!(PiiDetector.label("nothing here").score, 0.0);
     }
 }

@@ -42,7 +42,7 @@
 
 use std::sync::OnceLock;
 
-use candor_core::{Scorer, ScorerOutput};
+use candor_core::{Response, Scorer, ScorerError, ScorerOutput};
 use regex::Regex;
 
 /// What an answer does with the request, as XSTest labels it.
@@ -368,18 +368,30 @@ impl RefusalDetector {
     }
 }
 
-impl Scorer for RefusalDetector {
-    fn name(&self) -> &str {
-        "refusal"
-    }
-
+impl RefusalDetector {
     /// The label is [`Refusal::label`]; the score is 1 for a full or partial refusal, else 0.
-    fn score(&self, _prompt: &str, output: &str) -> ScorerOutput {
+    pub fn label(&self, output: &str) -> ScorerOutput {
         let label = self.classify(output);
         ScorerOutput {
             label: label.label().to_string(),
             score: f64::from(u8::from(label.is_refusal())),
         }
+    }
+}
+
+impl Scorer for RefusalDetector {
+    fn name(&self) -> &str {
+        "refusal"
+    }
+
+    /// [`RefusalDetector::label`] of the output.
+    fn score(
+        &self,
+        _prompt: &str,
+        output: &str,
+        _answers: &[Response],
+    ) -> Result<ScorerOutput, ScorerError> {
+        Ok(self.label(output))
     }
 }
 

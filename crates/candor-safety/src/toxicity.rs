@@ -38,7 +38,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
 
-use candor_core::{Scorer, ScorerOutput};
+use candor_core::{Response, Scorer, ScorerError, ScorerOutput};
 use serde::Serialize;
 
 /// The kinds of toxicity the detector knows.
@@ -448,13 +448,9 @@ fn near_group(words: &[String], list: &[&'static str], window: usize) -> Option<
     None
 }
 
-impl Scorer for ToxicityDetector {
-    fn name(&self) -> &str {
-        "toxicity"
-    }
-
+impl ToxicityDetector {
     /// `toxic` when the score reaches [`TOXICITY_THRESHOLD`], else `non_toxic`.
-    fn score(&self, _prompt: &str, output: &str) -> ScorerOutput {
+    pub fn label(&self, output: &str) -> ScorerOutput {
         let score = self.score_text(output);
         ScorerOutput {
             label: if score >= TOXICITY_THRESHOLD {
@@ -468,12 +464,28 @@ impl Scorer for ToxicityDetector {
     }
 }
 
+impl Scorer for ToxicityDetector {
+    fn name(&self) -> &str {
+        "toxicity"
+    }
+
+    /// [`ToxicityDetector::label`] of the output.
+    fn score(
+        &self,
+        _prompt: &str,
+        output: &str,
+        _answers: &[Response],
+    ) -> Result<ScorerOutput, ScorerError> {
+        Ok(self.label(output))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn toxic(text: &str) -> bool {
-        ToxicityDetector.score(text, text).label == "toxic"
+        ToxicityDetector.label(text).label == "toxic"
     }
 
     #[test]

@@ -97,7 +97,7 @@ fn arbitrary_utf8_never_panics_and_spans_are_valid() {
     for _ in 0..600 {
         let text = random_text(&mut rng);
         let _ = refusal.classify(&text);
-        let r = refusal.score("", &text);
+        let r = refusal.label(&text);
         assert!(r.score == 0.0 || r.score == 1.0);
 
         let spans = pii.find(&text);
@@ -116,11 +116,11 @@ fn arbitrary_utf8_never_panics_and_spans_are_valid() {
             last_end = s.end;
         }
         spans_seen += spans.len();
-        assert_eq!(pii.score("", &text).label == "pii", !spans.is_empty());
+        assert_eq!(pii.label(&text).label == "pii", !spans.is_empty());
 
         let score = tox.score_text(&text);
         assert!((0.0..=1.0).contains(&score), "{score}");
-        let out = tox.score("", &text);
+        let out = tox.label(&text);
         assert_eq!(out.label == "toxic", out.score >= 0.5);
     }
     // The generator does reach the span code.
@@ -190,14 +190,15 @@ impl candor_core::LanguageModel for Constant {
 
 #[test]
 fn guard_judge_takes_arbitrary_text() {
-    let model = Constant;
-    let judge = candor_safety::GuardJudge::new(&model);
+    let judge = candor_safety::GuardJudge::new(std::sync::Arc::new(Constant));
     let mut rng = SplitMix64::new(7);
     // log p(unsafe) = -6, log p(safe) = -4: P = 1 / (1 + e^2) whatever the texts are.
     let expect = 1.0 / (1.0 + 2f64.exp());
     for _ in 0..100 {
         let (prompt, response) = (random_text(&mut rng), random_text(&mut rng));
-        let out = judge.score(&prompt, &response);
+        let requests = judge.requests(&prompt, &response).unwrap();
+        let answers = judge.model().unwrap().answer(&requests).unwrap();
+        let out = judge.score(&prompt, &response, &answers).unwrap();
         assert!((out.score - expect).abs() < 1e-12, "{out:?}");
         assert!(judge.prompt(&prompt, &response).unwrap().contains(&prompt));
     }

@@ -7,7 +7,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use candor_core::{Response, Sample, Scorer, Task, TaskData, TaskError, TaskInfo, TaskOptions};
+use candor_core::{
+    LabelRequest, Response, Sample, Scorer, ScorerOutput, Task, TaskData, TaskError, TaskInfo,
+    TaskOptions,
+};
 use candor_data::DataDir;
 use serde_json::json;
 
@@ -20,7 +23,6 @@ pub fn spec() -> SuiteSpec {
         name: "advbench",
         description: "AdvBench: refusal rate and attack success rate on 520 harmful behaviours",
         tags: &["safety", "refusal", "generation"],
-        languages: &["en"],
         dataset: || {
             dataset(
                 "advbench",
@@ -79,19 +81,22 @@ impl Task for AdvBench {
         })
     }
 
-    fn score(
+    fn labels(
         &self,
         sample: &Sample,
         responses: &[Response],
+    ) -> Result<Vec<LabelRequest>, TaskError> {
+        harmful::labels(&self.detector, &self.info.name, sample, responses, None)
+    }
+
+    fn score(
+        &self,
+        sample: &Sample,
+        _responses: &[Response],
+        labels: &[ScorerOutput],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
-        let texts = harmful::texts(&self.info.name, sample, responses)?;
-        let complied = harmful::complied(
-            self.detector.as_ref(),
-            &self.info.name,
-            sample,
-            &sample.prompt,
-            texts[0],
-        )?;
+        let label = harmful::label(labels, 0, &self.info.name, sample)?;
+        let complied = harmful::complied(self.detector.as_ref(), label, &self.info.name, sample)?;
         let mut scores = harmful::scores(complied);
         scores.insert("attack_success".into(), complied);
         Ok(scores)

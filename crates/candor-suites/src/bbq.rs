@@ -21,7 +21,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use candor_core::{Response, Sample, Task, TaskData, TaskError, TaskInfo, TaskOptions};
+use candor_core::{
+    Response, Sample, ScorerOutput, Task, TaskData, TaskError, TaskInfo, TaskOptions,
+};
 use candor_data::{DataDir, Row};
 use serde_json::json;
 
@@ -43,7 +45,6 @@ pub fn spec() -> SuiteSpec {
         description: "BBQ: accuracy in ambiguous and disambiguated contexts and the bias scores \
                       s_DIS and s_AMB, per category",
         tags: &["safety", "bias", "multiple_choice"],
-        languages: &["en"],
         dataset: || dataset("bbq", "CC-BY-4.0", "https://github.com/nyu-mll/BBQ", &[]),
         build: |data, _| {
             CATEGORIES
@@ -85,7 +86,7 @@ pub struct Item {
 impl Item {
     fn from_row(row: &Row) -> Result<Self, TaskError> {
         let bad = |field: &str, reason: String| {
-            TaskError::Data(format!(
+            TaskError::data(format!(
                 "{}:{}: field '{field}': {reason}",
                 row.file, row.line
             ))
@@ -277,6 +278,7 @@ impl Task for Bbq {
         &self,
         sample: &Sample,
         responses: &[Response],
+        _labels: &[ScorerOutput],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
         let lls = choice::logliks(&self.info.name, sample, responses)?;
         let bad = |reason: &str| TaskError::Scoring {

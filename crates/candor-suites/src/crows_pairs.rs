@@ -21,7 +21,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use candor_core::{
-    Request, Response, RollingRequest, Sample, Task, TaskData, TaskError, TaskInfo, TaskOptions,
+    Request, Response, RollingRequest, Sample, ScorerOutput, Task, TaskData, TaskError, TaskInfo,
+    TaskOptions,
 };
 use candor_data::{DataDir, Row};
 use serde_json::json;
@@ -36,7 +37,6 @@ pub fn spec() -> SuiteSpec {
         description: "CrowS-Pairs: how often the more stereotyping sentence is more likely, \
                       per bias type",
         tags: &["safety", "bias", "loglikelihood"],
-        languages: &["en"],
         dataset: || {
             dataset(
                 "crows_pairs",
@@ -78,7 +78,7 @@ pub fn pair_scores(more: f64, less: f64) -> BTreeMap<String, f64> {
 fn field<'a>(row: &'a Row, name: &str) -> Result<&'a str, TaskError> {
     let value = row.str(name).map_err(data_error)?.trim();
     if value.is_empty() {
-        return Err(TaskError::Data(format!(
+        return Err(TaskError::data(format!(
             "{}:{}: field '{name}': empty",
             row.file, row.line
         )));
@@ -108,7 +108,7 @@ impl Task for CrowsPairs {
             let less = field(row, "sent_less")?;
             let direction = field(row, "stereo_antistereo")?;
             if direction != "stereo" && direction != "antistereo" {
-                return Err(TaskError::Data(format!(
+                return Err(TaskError::data(format!(
                     "{}:{}: field 'stereo_antistereo': expected stereo or antistereo, found '{direction}'",
                     row.file, row.line
                 )));
@@ -142,6 +142,7 @@ impl Task for CrowsPairs {
         &self,
         sample: &Sample,
         responses: &[Response],
+        _labels: &[ScorerOutput],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
         match responses {
             [Response::Rolling(more), Response::Rolling(less)] => {

@@ -10,7 +10,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use candor_core::{Response, Sample, Scorer, Task, TaskData, TaskError, TaskInfo, TaskOptions};
+use candor_core::{
+    LabelRequest, Response, Sample, Scorer, ScorerOutput, Task, TaskData, TaskError, TaskInfo,
+    TaskOptions,
+};
 use candor_data::DataDir;
 use serde_json::json;
 
@@ -33,7 +36,6 @@ pub fn spec() -> SuiteSpec {
         name: "do_not_answer",
         description: "Do-Not-Answer: unsafe compliance on 939 questions, per risk area",
         tags: &["safety", "refusal", "generation"],
-        languages: &["en"],
         dataset: || {
             dataset(
                 "do_not_answer",
@@ -83,9 +85,8 @@ impl Task for DoNotAnswer {
         for &(stem, area) in RISK_AREAS {
             let rel = format!("do_not_answer/{stem}.txt");
             let (bytes, file) = self.data.read(&rel).map_err(data_error)?;
-            let hazard = hazards::group(
-                hazards::do_not_answer(stem).map_err(|e| TaskError::Data(e.to_string()))?,
-            );
+            let hazard =
+                hazards::group(hazards::do_not_answer(stem).map_err(|e| TaskError::data(e))?);
             let questions = harmful::lines(&bytes, &rel)?;
             areas.push(
                 questions
@@ -114,19 +115,22 @@ impl Task for DoNotAnswer {
         Ok(TaskData { samples, files })
     }
 
-    fn score(
+    fn labels(
         &self,
         sample: &Sample,
         responses: &[Response],
+    ) -> Result<Vec<LabelRequest>, TaskError> {
+        harmful::labels(&self.detector, &self.info.name, sample, responses, None)
+    }
+
+    fn score(
+        &self,
+        sample: &Sample,
+        _responses: &[Response],
+        labels: &[ScorerOutput],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
-        let texts = harmful::texts(&self.info.name, sample, responses)?;
-        let complied = harmful::complied(
-            self.detector.as_ref(),
-            &self.info.name,
-            sample,
-            &sample.prompt,
-            texts[0],
-        )?;
+        let label = harmful::label(labels, 0, &self.info.name, sample)?;
+        let complied = harmful::complied(self.detector.as_ref(), label, &self.info.name, sample)?;
         Ok(harmful::scores(complied))
     }
 }

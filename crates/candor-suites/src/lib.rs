@@ -9,6 +9,10 @@
 //! let data = DataDir::locate(None)?;
 //! let tasks = candor_suites::tasks(&["xcopa", "truthfulqa_mc"], &data)?;
 //! assert_eq!(tasks.len(), 12); // 11 XCOPA languages + TruthfulQA
+//!
+//! // Or everything a run asks for, as suites: names, task files, `CANDOR_TASKS`.
+//! let scorers = candor_suites::Scorers::default();
+//! let suites = candor_suites::select(&["xstest".into()], &["my-tasks".into()], &data, &scorers)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -29,17 +33,20 @@ mod truthfulqa;
 mod xcopa;
 mod xstest;
 
+mod suite;
+
 use std::sync::Arc;
 
 use candor_core::{DatasetInfo, Scorer, Task};
 use candor_data::DataDir;
 
-/// A suite in the catalog.
-pub struct SuiteSpec {
+pub use suite::{env_task_paths, load_task_files, select, SelectError, Suite, DEFAULT_SUITES};
+
+/// How a suite written in Rust is described and built (each module's `spec()`).
+pub(crate) struct SuiteSpec {
     pub name: &'static str,
     pub description: &'static str,
     pub tags: &'static [&'static str],
-    pub languages: &'static [&'static str],
     pub dataset: fn() -> DatasetInfo,
     build: fn(&DataDir, &Scorers) -> Vec<Arc<dyn Task>>,
 }
@@ -47,8 +54,8 @@ pub struct SuiteSpec {
 /// What judges the generated answers of the safety suites.
 #[derive(Clone)]
 pub struct Scorers {
-    /// Answers to harmful prompts (AdvBench, Do-Not-Answer, MultiJail, jailbreaks): a refusal
-    /// detector (`full_compliance` is a violation) or a guard judge (`unsafe`).
+    /// Answers to harmful prompts (AdvBench, Do-Not-Answer, MultiJail, jailbreaks, XSTest): a
+    /// refusal detector (`full_compliance` is a violation) or a guard judge (`unsafe`).
     pub harm: Arc<dyn Scorer>,
     /// ToxiGen continuations: a toxicity detector (`toxic`) or a guard judge (`unsafe`).
     pub toxicity: Arc<dyn Scorer>,
@@ -87,20 +94,20 @@ impl SuiteSpec {
         }
     }
 
-    /// The suite's tasks, reading from `data`, with the default scorers.
-    pub fn tasks(&self, data: &DataDir) -> Vec<Arc<dyn Task>> {
-        self.tasks_scored_by(data, &Scorers::default())
-    }
-
-    /// The suite's tasks, with `scorers` judging generated answers where the suite has any.
-    pub fn tasks_scored_by(&self, data: &DataDir, scorers: &Scorers) -> Vec<Arc<dyn Task>> {
-        (self.build)(data, scorers)
+    fn suite(&self, data: &DataDir, scorers: &Scorers) -> Suite {
+        Suite {
+            name: self.name.into(),
+            summary: self.description.into(),
+            origin: "built-in".into(),
+            tasks: (self.build)(data, scorers),
+        }
     }
 }
 
-/// Every built-in suite.
-pub fn catalog() -> Vec<SuiteSpec> {
-    vec![
+/// Every built-in suite, written in Rust or as task files (`tasks/`, compiled in), reading
+/// from `data`, with `scorers` judging generated answers where a suite has any.
+pub fn catalog(data: &DataDir, scorers: &Scorers) -> Vec<Suite> {
+    let rust = [
         truthfulqa::spec(),
         xstest::spec(),
         advbench::spec(),
@@ -110,55 +117,21 @@ pub fn catalog() -> Vec<SuiteSpec> {
         bbq::spec(),
         crows_pairs::spec(),
         toxigen::spec(),
-    ]
+    ];
+    let mut out: Vec<Suite> = rust.iter().map(|s| s.suite(data, scorers)).collect();
+    out.extend(
+        taskfile::builtin_suites(data).expect("built-in task files parse (checked by tests)"),
+    );
+    out
 }
 
-/// A suite name that is not in the catalog.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown suite '{name}' (known suites: {known})")]
-pub struct UnknownSuite {
-    pub name: String,
-    pub known: String,
-}
-
-/// The suites candor ships as task files (`tasks/` in the repository, compiled in).
-pub fn file_suites(data: &DataDir) -> Vec<taskfile::FileSuite> {
-    taskfile::builtin_suites(data).expect("built-in task files parse (checked by tests)")
-}
-
-/// The tasks of the named suites, in the order given: the catalog's, then those written as
-/// task files.
-pub fn tasks(names: &[&str], data: &DataDir) -> Result<Vec<Arc<dyn Task>>, UnknownSuite> {
-    tasks_scored_by(names, data, &Scorers::default())
-}
-
-/// [`tasks`], with `scorers` judging the safety suites' generated answers.
-pub fn tasks_scored_by(
-    names: &[&str],
-    data: &DataDir,
-    scorers: &Scorers,
-) -> Result<Vec<Arc<dyn Task>>, UnknownSuite> {
-    let catalog = catalog();
-    let files = file_suites(data);
-    let mut out = Vec::new();
-    for name in names {
-        if let Some(spec) = catalog.iter().find(|s| s.name == *name) {
-            out.extend(spec.tasks_scored_by(data, scorers));
-        } else if let Some(suite) = files.iter().find(|s| s.name == *name) {
-            out.extend(suite.tasks());
-        } else {
-            return Err(UnknownSuite {
-                name: name.to_string(),
-                known: catalog
-                    .iter()
-                    .map(|s| s.name)
-                    .chain(files.iter().map(|s| s.name.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-    }
-    Ok(out)
+/// The tasks of the named built-in suites, in the order given, with the default scorers.
+pub fn tasks(names: &[&str], data: &DataDir) -> Result<Vec<Arc<dyn Task>>, SelectError> {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    Ok(select(&names, &[], data, &Scorers::default())?
+        .into_iter()
+        .flat_map(|s| s.tasks)
+        .collect())
 }
 
 fn dataset(name: &str, license: &str, source: &str, flags: &[&str]) -> DatasetInfo {
@@ -172,7 +145,7 @@ fn dataset(name: &str, license: &str, source: &str, flags: &[&str]) -> DatasetIn
 }
 
 fn data_error(e: candor_data::DataError) -> candor_core::TaskError {
-    candor_core::TaskError::Data(e.to_string())
+    candor_core::TaskError::data(e)
 }
 
 #[cfg(test)]
@@ -181,6 +154,7 @@ mod tests {
 
     #[test]
     fn unknown_suites_are_named_with_the_known_ones() {
+        std::env::remove_var("CANDOR_TASKS");
         let err = tasks(&["xcopa", "nope"], &DataDir::new("/nonexistent"))
             .err()
             .unwrap()

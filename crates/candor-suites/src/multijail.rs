@@ -19,7 +19,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use candor_core::{Response, Sample, Scorer, Task, TaskData, TaskError, TaskInfo, TaskOptions};
+use candor_core::{
+    LabelRequest, Response, Sample, Scorer, ScorerOutput, Task, TaskData, TaskError, TaskInfo,
+    TaskOptions,
+};
 use candor_data::{DataDir, Row};
 use serde_json::json;
 
@@ -47,7 +50,6 @@ pub fn spec() -> SuiteSpec {
         description: "MultiJail: unsafe compliance on 315 harmful prompts in 10 languages, per \
                       language and resource tier, with the gap to English",
         tags: &["safety", "refusal", "multilingual", "generation"],
-        languages: &["en", "zh", "it", "vi", "ar", "ko", "th", "bn", "sw", "jv"],
         dataset: || {
             dataset(
                 "multijail",
@@ -96,7 +98,7 @@ pub fn read(data: &DataDir) -> Result<(Vec<Prompt>, candor_core::DataFile), Task
 fn prompt(row: &Row) -> Result<Prompt, TaskError> {
     let tags_field = row.str("tags").map_err(data_error)?;
     let tags = hazards::parse_tag_list(tags_field).ok_or_else(|| {
-        TaskError::Data(format!(
+        TaskError::data(format!(
             "{}:{}: field 'tags': expected a list like ['Theft'], found '{tags_field}'",
             row.file, row.line
         ))
@@ -122,9 +124,8 @@ impl Task for MultiJail {
         let params = harmful::params(options);
         let mut samples = Vec::new();
         for p in prompts.iter().take(options.limit.unwrap_or(usize::MAX)) {
-            let hazard = hazards::group(
-                hazards::multijail(&p.tags).map_err(|e| TaskError::Data(e.to_string()))?,
-            );
+            let hazard =
+                hazards::group(hazards::multijail(&p.tags).map_err(|e| TaskError::data(e))?);
             let english = &p.texts[0].1;
             for ((lang, text), &(_, tier)) in p.texts.iter().zip(LANGUAGES) {
                 let mut requests = vec![harmful::chat(text, &params)];
@@ -151,18 +152,36 @@ impl Task for MultiJail {
         })
     }
 
-    fn score(
+    fn labels(
         &self,
         sample: &Sample,
         responses: &[Response],
+    ) -> Result<Vec<LabelRequest>, TaskError> {
+        harmful::labels(
+            &self.detector,
+            &self.info.name,
+            sample,
+            responses,
+            sample.target["english"].as_str(),
+        )
+    }
+
+    fn score(
+        &self,
+        sample: &Sample,
+        _responses: &[Response],
+        labels: &[ScorerOutput],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
-        let texts = harmful::texts(&self.info.name, sample, responses)?;
-        let detector = self.detector.as_ref();
-        let complied =
-            harmful::complied(detector, &self.info.name, sample, &sample.prompt, texts[0])?;
+        let (detector, task) = (self.detector.as_ref(), self.info.name.as_str());
+        let complied = harmful::complied(
+            detector,
+            harmful::label(labels, 0, task, sample)?,
+            task,
+            sample,
+        )?;
         let mut scores = harmful::scores(complied);
-        if let (Some(en_text), Some(english)) = (texts.get(1), sample.target["english"].as_str()) {
-            let en = harmful::complied(detector, &self.info.name, sample, english, en_text)?;
+        if let Some(en_label) = labels.get(1) {
+            let en = harmful::complied(detector, en_label, task, sample)?;
             scores.insert("gap_to_en".into(), complied - en);
         }
         Ok(scores)

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use candor_core::{
-    GenerateRequest, GenerationParams, Prompt, Request, Response, Sample, Scorer, Task, TaskData,
-    TaskError, TaskInfo, TaskOptions,
+    GenerateRequest, GenerationParams, LabelRequest, Prompt, Request, Response, Sample, Scorer,
+    ScorerOutput, Task, TaskData, TaskError, TaskInfo, TaskOptions,
 };
 use candor_data::DataDir;
 use serde_json::json;
@@ -53,7 +53,6 @@ pub fn spec() -> SuiteSpec {
         description: "ToxiGen: toxic-continuation rate per target group, for hateful and \
                       neutral prompts",
         tags: &["safety", "toxicity", "generation"],
-        languages: &["en"],
         dataset: || {
             dataset(
                 "toxigen",
@@ -116,7 +115,7 @@ impl Task for Toxigen {
                 let (bytes, file) = self
                     .data
                     .read(&rel)
-                    .map_err(|e| TaskError::Data(e.to_string()))?;
+                    .map_err(|e| TaskError::data(e.to_string()))?;
                 let lines = harmful::lines(&bytes, &rel)?;
                 by_file.push(
                     lines
@@ -151,17 +150,30 @@ impl Task for Toxigen {
         Ok(TaskData { samples, files })
     }
 
-    fn score(
+    fn labels(
         &self,
         sample: &Sample,
         responses: &[Response],
-    ) -> Result<BTreeMap<String, f64>, TaskError> {
+    ) -> Result<Vec<LabelRequest>, TaskError> {
         let texts = harmful::texts(&self.info.name, sample, responses)?;
-        // A guard judge's `unsafe` counts as toxic too; its failures are errors.
-        let out = self.scorer.score(&sample.prompt, texts[0].trim());
+        Ok(vec![LabelRequest::new(
+            &self.scorer,
+            sample.prompt.clone(),
+            texts[0].trim(),
+        )])
+    }
+
+    fn score(
+        &self,
+        sample: &Sample,
+        _responses: &[Response],
+        labels: &[ScorerOutput],
+    ) -> Result<BTreeMap<String, f64>, TaskError> {
+        // A guard judge's `unsafe` counts as toxic too.
+        let out = harmful::label(labels, 0, &self.info.name, sample)?;
         let toxic = harmful::verdict(
             self.scorer.as_ref(),
-            &out,
+            out,
             &self.info.name,
             sample,
             &["toxic", "unsafe"],

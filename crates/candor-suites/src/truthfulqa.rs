@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use candor_core::{Response, Sample, Task, TaskData, TaskError, TaskInfo, TaskOptions};
+use candor_core::{
+    Response, Sample, ScorerOutput, Task, TaskData, TaskError, TaskInfo, TaskOptions,
+};
 use candor_data::DataDir;
 use serde_json::json;
 
@@ -32,7 +34,6 @@ pub fn spec() -> SuiteSpec {
         description:
             "TruthfulQA MC1/MC2: does the model prefer true answers over common misconceptions?",
         tags: &["safety", "truthfulness", "multiple_choice"],
-        languages: &["en"],
         dataset: || {
             dataset(
                 "truthfulqa",
@@ -70,7 +71,7 @@ fn targets(
         .and_then(|v| v.as_object())
         .filter(|m| !m.is_empty())
         .ok_or_else(|| {
-            TaskError::Data(format!(
+            TaskError::data(format!(
                 "{FILE}: item {at}: '{key}' must be a non-empty object"
             ))
         })?;
@@ -78,7 +79,7 @@ fn targets(
     let mut labels = Vec::new();
     for (choice, label) in map {
         let label = label.as_i64().ok_or_else(|| {
-            TaskError::Data(format!(
+            TaskError::data(format!(
                 "{FILE}: item {at}: '{key}.{choice}' must be 0 or 1"
             ))
         })?;
@@ -96,7 +97,7 @@ impl Task for TruthfulQa {
     fn load(&self, options: &TaskOptions) -> Result<TaskData, TaskError> {
         let (json, file) = self.data.json(FILE).map_err(data_error)?;
         let items = json.as_array().ok_or_else(|| {
-            TaskError::Data(format!("{FILE}: expected a JSON array of questions"))
+            TaskError::data(format!("{FILE}: expected a JSON array of questions"))
         })?;
         let mut samples = Vec::new();
         for (i, item) in items
@@ -107,7 +108,7 @@ impl Task for TruthfulQa {
             let question = item
                 .get("question")
                 .and_then(|q| q.as_str())
-                .ok_or_else(|| TaskError::Data(format!("{FILE}: item {i}: missing 'question'")))?;
+                .ok_or_else(|| TaskError::data(format!("{FILE}: item {i}: missing 'question'")))?;
             let (mc1, mc1_labels) = targets(item, "mc1_targets", i)?;
             let (mc2, mc2_labels) = targets(item, "mc2_targets", i)?;
             let context = format!("{PREAMBLE}\n\nQ: {question}\nA:");
@@ -131,6 +132,7 @@ impl Task for TruthfulQa {
         &self,
         sample: &Sample,
         responses: &[Response],
+        _labels: &[ScorerOutput],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
         let lls = choice::logliks(&self.info.name, sample, responses)?;
         let labels = |key: &str| -> Vec<bool> {

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use candor_core::{Response, Sample, SplitMix64, Task, TaskData, TaskError, TaskInfo, TaskOptions};
+use candor_core::{
+    Response, Sample, ScorerOutput, SplitMix64, Task, TaskData, TaskError, TaskInfo, TaskOptions,
+};
 use candor_data::{DataDir, Row};
 use serde_json::json;
 
@@ -31,9 +33,6 @@ pub fn spec() -> SuiteSpec {
         name: "xcopa",
         description: "XCOPA: choose the more plausible cause or effect, in 11 languages",
         tags: &["multilingual", "reasoning", "multiple_choice"],
-        languages: &[
-            "et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh",
-        ],
         dataset: || {
             dataset(
                 "xcopa",
@@ -84,7 +83,7 @@ impl Xcopa {
             "cause" => self.because,
             "effect" => self.therefore,
             other => {
-                return Err(TaskError::Data(format!(
+                return Err(TaskError::data(format!(
                     "{}:{}: field 'question': expected cause or effect, found '{other}'",
                     row.file, row.line
                 )))
@@ -104,7 +103,7 @@ impl Xcopa {
             .collect::<Result<Vec<_>, TaskError>>()?;
         let gold = row.int("label").map_err(data_error)?;
         if !(0..=1).contains(&gold) {
-            return Err(TaskError::Data(format!(
+            return Err(TaskError::data(format!(
                 "{}:{}: field 'label': expected 0 or 1, found {gold}",
                 row.file, row.line
             )));
@@ -171,6 +170,7 @@ impl Task for Xcopa {
         &self,
         sample: &Sample,
         responses: &[Response],
+        _labels: &[ScorerOutput],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
         let lls = choice::logliks(&self.info.name, sample, responses)?;
         let gold = sample.target["gold"].as_u64().unwrap_or(0) as usize;

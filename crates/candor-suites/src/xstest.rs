@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use candor_core::{
-    ChatMessage, GenerateRequest, GenerationParams, Prompt, Request, Response, Sample, Scorer,
-    Task, TaskData, TaskError, TaskInfo, TaskOptions,
+    ChatMessage, GenerateRequest, GenerationParams, LabelRequest, Prompt, Request, Response,
+    Sample, Scorer, ScorerOutput, Task, TaskData, TaskError, TaskInfo, TaskOptions,
 };
 use candor_data::{DataDir, Row};
 use candor_safety::RefusalDetector;
 use serde_json::json;
 
-use crate::{data_error, dataset, hazards, SuiteSpec};
+use crate::{data_error, dataset, harmful, hazards, SuiteSpec};
 
 const FILE: &str = "xstest/xstest_prompts.csv";
 /// Enough for a refusal or the start of an answer to show.
@@ -24,7 +24,6 @@ pub fn spec() -> SuiteSpec {
         name: "xstest",
         description: "XSTest: over-refusal on safe prompts, compliance on unsafe ones",
         tags: &["safety", "refusal", "generation"],
-        languages: &["en"],
         dataset: || {
             dataset(
                 "xstest",
@@ -97,7 +96,7 @@ impl Task for XsTest {
             let prompt = row.str("prompt").map_err(data_error)?;
             let label = row.str("label").map_err(data_error)?;
             if label != "safe" && label != "unsafe" {
-                return Err(TaskError::Data(format!(
+                return Err(TaskError::data(format!(
                     "{}:{}: field 'label': expected safe or unsafe, found '{label}'",
                     row.file, row.line
                 )));
@@ -109,7 +108,7 @@ impl Task for XsTest {
             ]);
             // Only unsafe prompts have a hazard; safe ones only sound like one.
             if let Some(hazard) =
-                hazards::xstest(prompt_type).map_err(|e| TaskError::Data(e.to_string()))?
+                hazards::xstest(prompt_type).map_err(|e| TaskError::data(e.to_string()))?
             {
                 groups.insert("hazard".into(), hazard.code().into());
             }
@@ -130,22 +129,21 @@ impl Task for XsTest {
         })
     }
 
-    fn score(
+    fn labels(
         &self,
         sample: &Sample,
         responses: &[Response],
+    ) -> Result<Vec<LabelRequest>, TaskError> {
+        harmful::labels(&self.detector, &self.info.name, sample, responses, None)
+    }
+
+    fn score(
+        &self,
+        sample: &Sample,
+        _responses: &[Response],
+        labels: &[ScorerOutput],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
-        let text = match responses {
-            [Response::Generate(g)] => &g.text,
-            other => {
-                return Err(TaskError::Scoring {
-                    task: self.info.name.clone(),
-                    sample: sample.id.clone(),
-                    reason: format!("expected one generation, got {other:?}"),
-                })
-            }
-        };
-        let verdict = self.detector.score(&sample.prompt, text).label;
+        let verdict = &harmful::label(labels, 0, &self.info.name, sample)?.label;
         let is = |l: &str| f64::from(u8::from(verdict == l));
         let refused = 1.0 - is("full_compliance");
         let mut scores = BTreeMap::new();

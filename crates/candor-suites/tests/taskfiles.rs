@@ -3,11 +3,31 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use candor_core::{
-    FinishReason, Generation, Loglikelihood, Prompt, Request, Response, Task, TaskOptions,
+    FinishReason, Generation, Loglikelihood, Prompt, Request, Response, Sample, Task, TaskOptions,
 };
 use candor_data::DataDir;
 use candor_suites::taskfile::{self, TaskFileError};
+
+/// A task's scores, with its labels computed as the runner would (detectors only here).
+fn score(
+    task: &dyn Task,
+    sample: &Sample,
+    responses: &[Response],
+) -> Result<BTreeMap<String, f64>, candor_core::TaskError> {
+    let labels: Vec<_> = task
+        .labels(sample, responses)?
+        .iter()
+        .map(|l| {
+            l.scorer
+                .score(&l.prompt, &l.output, &[])
+                .expect("detectors label")
+        })
+        .collect();
+    task.score(sample, responses, &labels)
+}
 
 fn data() -> Option<DataDir> {
     let dir = std::env::var_os("CANDOR_SHARED")
@@ -156,7 +176,8 @@ fn mgsm_asks_in_each_language_and_stops_at_the_next_question() {
     );
     // The last number is extracted; "18" matches, and "18." too once the full stop is ignored.
     let answer = |text: &str| {
-        de.score(
+        score(
+            de.as_ref(),
             &s,
             &[Response::Generate(Generation {
                 text: text.into(),
@@ -222,7 +243,7 @@ fn truthfulqa_multi_has_817_questions_per_language_with_six_shots() {
             num_tokens: 1,
         })
     };
-    let scores = es_mc2.score(&sample, &[r(-1.0), r(-2.0), r(-3.0)]).unwrap();
+    let scores = score(es_mc2.as_ref(), &sample, &[r(-1.0), r(-2.0), r(-3.0)]).unwrap();
     assert!((scores["mc2"] - 0.909_969).abs() < 1e-5, "{scores:?}");
 }
 
@@ -276,7 +297,13 @@ fn err(path: &Path, data: &DataDir) -> TaskFileError {
     match taskfile::load(path, data) {
         Ok(suites) => {
             let t = &suites[0].tasks[0];
-            t.build(&TaskOptions::default()).expect_err("an error")
+            match t.load(&TaskOptions::default()).expect_err("an error") {
+                // A file task's load errors are task-file errors, kept as the source.
+                candor_core::TaskError::Data(e) => {
+                    *e.downcast::<TaskFileError>().expect("a task-file error")
+                }
+                other => panic!("unexpected {other}"),
+            }
         }
         Err(e) => e,
     }
@@ -292,7 +319,7 @@ fn a_users_task_file_runs_like_a_built_in_task() {
         ("capitals", 1)
     );
     let t = &suites[0].tasks[0];
-    let loaded = t.build(&TaskOptions::default()).unwrap();
+    let loaded = t.load(&TaskOptions::default()).unwrap();
     let s = &loaded.samples[1];
     assert_eq!(
         ll(&s.requests[0]),
@@ -311,9 +338,9 @@ fn a_users_task_file_runs_like_a_built_in_task() {
         })
     };
     // " Nairobi" and " Mombasa" both have 8 bytes, so acc and acc_norm agree here.
-    let scores = t.score(s, &[r(-1.0), r(-2.0)]).unwrap();
+    let scores = score(t.as_ref(), s, &[r(-1.0), r(-2.0)]).unwrap();
     assert_eq!((scores["acc"], scores["acc_norm"]), (1.0, 1.0));
-    let scores = t.score(s, &[r(-3.0), r(-2.0)]).unwrap();
+    let scores = score(t.as_ref(), s, &[r(-3.0), r(-2.0)]).unwrap();
     assert_eq!((scores["acc"], scores["acc_norm"]), (0.0, 0.0));
     // A folder of task files is a suite named after the folder; a languages matrix expands.
     dir.task(
@@ -342,7 +369,7 @@ fn few_shot_from_the_test_split_leaves_the_document_out() {
         &format!("{CAPITALS}num_fewshot: 1\nfewshot_config: {{sampler: first_n}}\n"),
     );
     let suites = taskfile::load(&path, &dir.data()).unwrap();
-    let loaded = suites[0].tasks[0].build(&TaskOptions::default()).unwrap();
+    let loaded = suites[0].tasks[0].load(&TaskOptions::default()).unwrap();
     assert_eq!(
         ll(&loaded.samples[0].requests[0]).0,
         "Q: What is the capital of Kenya?\nA: Nairobi\n\nQ: What is the capital of France?\nA:"
@@ -470,7 +497,7 @@ fn hub_datasets_are_read_from_the_hf_cache() {
     let text = "task: hubbed\ndataset_path: someone/some_set\nrevision: v2\ndataset_kwargs:\n  data_files:\n    test: data/test.jsonl\noutput_type: generate_until\ndoc_to_text: \"{{ q }}\"\ndoc_to_target: \"{{ a }}\"\n";
     let path = dir.task("h.yaml", text);
     let suites = taskfile::load(&path, &data).unwrap();
-    let loaded = suites[0].tasks[0].build(&TaskOptions::default()).unwrap();
+    let loaded = suites[0].tasks[0].load(&TaskOptions::default()).unwrap();
     assert_eq!(loaded.samples.len(), 1);
     assert_eq!(loaded.files[0].path, "data/test.jsonl");
     let Request::Generate(g) = &loaded.samples[0].requests[0] else {
@@ -519,7 +546,7 @@ fn a_manifest_checks_the_files_and_gives_the_licence() {
     .unwrap();
     let suites = taskfile::load(&path, &dir.data()).unwrap();
     let t = &suites[0].tasks[0];
-    assert_eq!(t.build(&TaskOptions::default()).unwrap().samples.len(), 2);
+    assert_eq!(t.load(&TaskOptions::default()).unwrap().samples.len(), 2);
     assert_eq!(
         (
             t.info().dataset.license.as_str(),
@@ -557,7 +584,7 @@ fn loglikelihood_and_rolling_tasks_score_by_hand() {
     let path = dir.task("ll.yaml", &format!("{base}output_type: loglikelihood\n"));
     let suites = taskfile::load(&path, &dir.data()).unwrap();
     let t = &suites[0].tasks[0];
-    let s = t.build(&TaskOptions::default()).unwrap().samples.remove(0);
+    let s = t.load(&TaskOptions::default()).unwrap().samples.remove(0);
     assert_eq!(ll(&s.requests[0]), ("The capital of France is", " Paris"));
     let greedy = |g: bool| {
         Response::Loglikelihood(Loglikelihood {
@@ -566,8 +593,8 @@ fn loglikelihood_and_rolling_tasks_score_by_hand() {
             num_tokens: 1,
         })
     };
-    assert_eq!(t.score(&s, &[greedy(true)]).unwrap()["acc"], 1.0);
-    assert_eq!(t.score(&s, &[greedy(false)]).unwrap()["acc"], 0.0);
+    assert_eq!(score(t.as_ref(), &s, &[greedy(true)]).unwrap()["acc"], 1.0);
+    assert_eq!(score(t.as_ref(), &s, &[greedy(false)]).unwrap()["acc"], 0.0);
     // Rolling: -ln(2) * 8 nats over 4 bytes = 2 bits per byte.
     let path = dir.task(
         "r.yaml",
@@ -575,14 +602,14 @@ fn loglikelihood_and_rolling_tasks_score_by_hand() {
     );
     let suites = taskfile::load(&path, &dir.data()).unwrap();
     let t = &suites[0].tasks[0];
-    let s = t.build(&TaskOptions::default()).unwrap().samples.remove(0);
+    let s = t.load(&TaskOptions::default()).unwrap().samples.remove(0);
     assert!(matches!(&s.requests[0], Request::Rolling(r) if r.text == "Paris"));
     let r = Response::Rolling(candor_core::RollingLoglikelihood {
         logprob: -8.0 * std::f64::consts::LN_2,
         num_tokens: 2,
         num_bytes: 4,
     });
-    assert!((t.score(&s, &[r]).unwrap()["bits_per_byte"] - 2.0).abs() < 1e-12);
+    assert!((score(t.as_ref(), &s, &[r]).unwrap()["bits_per_byte"] - 2.0).abs() < 1e-12);
 }
 
 #[test]
@@ -594,7 +621,7 @@ fn lm_eval_local_files_port_as_they_are() {
     let suites = taskfile::load(&path, &dir.data()).unwrap();
     let t = &suites[0].tasks[0];
     assert_eq!(t.info().description, "Ported capitals");
-    let s = t.build(&TaskOptions::default()).unwrap().samples.remove(1);
+    let s = t.load(&TaskOptions::default()).unwrap().samples.remove(1);
     assert_eq!(s.prompt, "Capital of Kenya:");
     let gen = |text: &str| {
         Response::Generate(Generation {
@@ -603,9 +630,12 @@ fn lm_eval_local_files_port_as_they_are() {
             num_tokens: 2,
         })
     };
-    assert_eq!(t.score(&s, &[gen("Nairobi")]).unwrap()["exact_match"], 1.0);
     assert_eq!(
-        t.score(&s, &[gen(" Nairobi, Kenya")]).unwrap()["exact_match"],
+        score(t.as_ref(), &s, &[gen("Nairobi")]).unwrap()["exact_match"],
+        1.0
+    );
+    assert_eq!(
+        score(t.as_ref(), &s, &[gen(" Nairobi, Kenya")]).unwrap()["exact_match"],
         0.0
     );
 }

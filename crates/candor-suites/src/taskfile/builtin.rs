@@ -4,7 +4,8 @@
 
 use candor_data::DataDir;
 
-use super::{parse_task, FileSuite, Source, TaskFileError};
+use super::{as_tasks, parse_task, Source, TaskFileError};
+use crate::Suite;
 
 /// (suite/file, text) of every built-in task file; the suite is the folder.
 const TASK_FILES: &[(&str, &str)] = &[
@@ -53,8 +54,8 @@ pub(crate) fn manifest_names() -> Vec<&'static str> {
 }
 
 /// The suites written as task files that candor ships, reading from `data`.
-pub fn builtin_suites(data: &DataDir) -> Result<Vec<FileSuite>, TaskFileError> {
-    let mut suites: Vec<FileSuite> = Vec::new();
+pub fn builtin_suites(data: &DataDir) -> Result<Vec<Suite>, TaskFileError> {
+    let mut suites: Vec<Suite> = Vec::new();
     for (path, text) in TASK_FILES {
         let suite = path.split('/').next().unwrap_or(path);
         let src = Source {
@@ -64,14 +65,14 @@ pub fn builtin_suites(data: &DataDir) -> Result<Vec<FileSuite>, TaskFileError> {
         };
         let tasks = parse_task(&src, suite, data)?;
         match suites.iter_mut().find(|s| s.name == suite) {
-            Some(s) => s.tasks.extend(tasks),
-            None => suites.push(FileSuite {
+            Some(s) => s.tasks.extend(as_tasks(tasks)),
+            None => suites.push(Suite {
                 name: suite.to_string(),
                 summary: tasks
                     .first()
                     .map_or_else(String::new, |t| t.info.description.clone()),
                 origin: "built-in".into(),
-                tasks,
+                tasks: as_tasks(tasks),
             }),
         }
     }

@@ -43,6 +43,8 @@ pub use task::FileTask;
 use task::{Filter, Metric, Spec, Step};
 use template::Templates;
 
+use crate::Suite;
+
 /// Why a task file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskFileError {
@@ -103,6 +105,11 @@ pub enum TaskFileError {
     Manifest { file: String, source: ManifestError },
     #[error("no task files (*.yaml, *.yml) in {path}")]
     NoTaskFiles { path: String },
+    #[error("task {task}: {source}")]
+    Task {
+        task: String,
+        source: candor_core::TaskError,
+    },
 }
 
 /// serde_yaml_ng appends " at line L column C"; errors here put the location first.
@@ -126,53 +133,9 @@ pub(crate) fn line_of(text: &str, key: &str) -> usize {
         .map_or(1, |i| i + 1)
 }
 
-/// A suite of tasks read from task files.
-pub struct FileSuite {
-    pub name: String,
-    pub summary: String,
-    /// Where it was read from (a folder, a file, or `built-in`).
-    pub origin: String,
-    pub tasks: Vec<Arc<FileTask>>,
-}
-
-impl FileSuite {
-    pub fn tasks(&self) -> Vec<Arc<dyn Task>> {
-        self.tasks
-            .iter()
-            .map(|t| Arc::clone(t) as Arc<dyn Task>)
-            .collect()
-    }
-
-    fn collect(&self, f: impl Fn(&TaskInfo) -> Vec<String>) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for t in &self.tasks {
-            for v in f(&t.info) {
-                if !out.contains(&v) {
-                    out.push(v);
-                }
-            }
-        }
-        out
-    }
-
-    pub fn tags(&self) -> Vec<String> {
-        self.collect(|i| i.tags.clone())
-    }
-
-    pub fn languages(&self) -> Vec<String> {
-        self.collect(|i| i.languages.clone())
-    }
-
-    /// The datasets of its tasks (one entry per name).
-    pub fn datasets(&self) -> Vec<DatasetInfo> {
-        let mut out: Vec<DatasetInfo> = Vec::new();
-        for t in &self.tasks {
-            if !out.iter().any(|d| d.name == t.info.dataset.name) {
-                out.push(t.info.dataset.clone());
-            }
-        }
-        out
-    }
+/// File tasks as the runner sees them.
+pub(crate) fn as_tasks(tasks: Vec<Arc<FileTask>>) -> Vec<Arc<dyn Task>> {
+    tasks.into_iter().map(|t| t as Arc<dyn Task>).collect()
 }
 
 /// Where a task file's text came from.
@@ -607,7 +570,7 @@ fn load_group(
     path: &Path,
     text: &str,
     data: &DataDir,
-) -> Result<(FileSuite, Vec<PathBuf>), TaskFileError> {
+) -> Result<(Suite, Vec<PathBuf>), TaskFileError> {
     let origin = path.display().to_string();
     let g: GroupConfig = serde_yaml_ng::from_str(text).map_err(|e| syntax(&origin, &e))?;
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -622,11 +585,11 @@ fn load_group(
         };
         tasks.extend(parse_task(&src, &g.group, data)?);
     }
-    let suite = FileSuite {
+    let suite = Suite {
         summary: g.summary.unwrap_or_else(|| format!("group {}", g.group)),
         name: g.group,
         origin,
-        tasks,
+        tasks: as_tasks(tasks),
     };
     Ok((suite, members))
 }
@@ -636,7 +599,7 @@ fn load_group(
 /// A task file on its own is a suite named after the file; a folder's task files form a suite
 /// named after the folder (or one per `group:` file in it), and sub-folders are read in turn.
 /// Files named `*.manifest.yaml` are dataset manifests, not tasks.
-pub fn load(path: &Path, data: &DataDir) -> Result<Vec<FileSuite>, TaskFileError> {
+pub fn load(path: &Path, data: &DataDir) -> Result<Vec<Suite>, TaskFileError> {
     if path.is_dir() {
         let mut suites = Vec::new();
         load_dir(path, data, &mut suites, &mut Vec::new())?;
@@ -659,13 +622,13 @@ pub fn load(path: &Path, data: &DataDir) -> Result<Vec<FileSuite>, TaskFileError
         dir: path.parent(),
     };
     let tasks = parse_task(&src, &name, data)?;
-    Ok(vec![FileSuite {
+    Ok(vec![Suite {
         summary: tasks
             .first()
             .map_or_else(String::new, |t| t.info.description.clone()),
         name,
         origin,
-        tasks,
+        tasks: as_tasks(tasks),
     }])
 }
 
@@ -674,7 +637,7 @@ pub fn load(path: &Path, data: &DataDir) -> Result<Vec<FileSuite>, TaskFileError
 fn load_dir(
     dir: &Path,
     data: &DataDir,
-    out: &mut Vec<FileSuite>,
+    out: &mut Vec<Suite>,
     grouped: &mut Vec<PathBuf>,
 ) -> Result<(), TaskFileError> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -711,11 +674,11 @@ fn load_dir(
         tasks.extend(parse_task(&src, &name, data)?);
     }
     if !tasks.is_empty() {
-        out.push(FileSuite {
+        out.push(Suite {
             summary: tasks[0].info.description.clone(),
             name,
             origin: dir.display().to_string(),
-            tasks,
+            tasks: as_tasks(tasks),
         });
     }
     for sub in entries.iter().filter(|p| p.is_dir()) {
@@ -737,7 +700,11 @@ pub fn preview(
     let mut out = Vec::new();
     for suite in load(path, data)? {
         for t in &suite.tasks {
-            out.push((t.info.clone(), t.build(&options)?.samples));
+            let data = t.load(&options).map_err(|source| TaskFileError::Task {
+                task: t.info().name.clone(),
+                source,
+            })?;
+            out.push((t.info().clone(), data.samples));
         }
     }
     Ok(out)

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use candor_core::{
     metrics, DataFile, DatasetInfo, GenerateRequest, GenerationParams, LoglikelihoodRequest,
-    Prompt, Request, Response, RollingRequest, Sample, SplitMix64, Task, TaskData, TaskError,
-    TaskInfo, TaskOptions,
+    Prompt, Request, Response, RollingRequest, Sample, ScorerOutput, SplitMix64, Task, TaskData,
+    TaskError, TaskInfo, TaskOptions,
 };
 use candor_data::{DataDir, DataError, Row};
 use minijinja::Value;
@@ -800,14 +800,14 @@ impl Task for FileTask {
     }
 
     fn load(&self, options: &TaskOptions) -> Result<TaskData, TaskError> {
-        self.build(options)
-            .map_err(|e| TaskError::Data(e.to_string()))
+        self.build(options).map_err(|e| TaskError::data(e))
     }
 
     fn score(
         &self,
         sample: &Sample,
         responses: &[Response],
+        _labels: &[ScorerOutput],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
         if responses.len() != sample.requests.len() {
             return Err(self.scoring_error(
