@@ -1,15 +1,16 @@
-//! Runner benchmark: wall time of `truthfulqa_mc --limit 200` and how it splits between the
-//! model and the harness (loading data, building and deduplicating requests, scoring,
-//! aggregation). Prints a Markdown table.
+//! Runner benchmark: wall time of `truthfulqa_mc --limit 200`, how it splits between the model
+//! and the harness (loading data, building and deduplicating requests, scoring, aggregation),
+//! and what the journal costs: the same run without a journal and with a fresh one (every
+//! batch recorded), alternated. Prints a Markdown table.
 //!
-//! `cargo bench --bench runner [-- --quantized]` (model: `$CANDOR_BENCH_MODEL`, else the shared
-//! SmolLM2 GGUF; data: `$CANDOR_DATA`, else `../shared/datasets`). `--quantized` adds a row for
-//! quantized weights, which takes about ten times longer.
+//! `cargo bench --bench runner [-- --quantized] [-- --reps N]` (model: `$CANDOR_BENCH_MODEL`,
+//! else the shared SmolLM2 GGUF; data: `$CANDOR_DATA`, else `../shared/datasets`).
+//! `--quantized` adds rows for quantized weights, which take about ten times longer.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
 
-use candor::{hub, CandleModel, DataDir, LoadOptions, RunConfig, TaskOptions, WeightFormat};
+use candor::{hub, CandleModel, DataDir, Evaluation, LanguageModel, LoadOptions, WeightFormat};
 
 fn main() {
     let shared = std::env::var_os("CANDOR_SHARED")
@@ -21,46 +22,65 @@ fn main() {
     let data = std::env::var_os("CANDOR_DATA")
         .map(DataDir::new)
         .unwrap_or_else(|| DataDir::new(shared.join("datasets")));
+    let args: Vec<String> = std::env::args().collect();
+    let reps: usize = args
+        .iter()
+        .position(|a| a == "--reps")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2);
     let limit = 200;
     println!(
-        "model: {} · truthfulqa_mc --limit {limit}\n",
+        "model: {} · truthfulqa_mc --limit {limit} · {reps} runs each, alternated\n",
         model_path.display()
     );
-    println!("| weights | total s | model s | harness s | data load s | requests (unique) | questions/s |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| weights | journal | total s | model s | harness s | data load s | requests (unique) | questions/s |");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut formats = vec![WeightFormat::F32];
-    if std::env::args().any(|a| a == "--quantized") {
+    if args.iter().any(|a| a == "--quantized") {
         formats.push(WeightFormat::Quantized);
     }
     for weights in formats {
-        let started = Instant::now();
         let files = hub::local(&model_path).expect("benchmark model");
         let opts = LoadOptions {
             weights,
             ..LoadOptions::default()
         };
-        let model = CandleModel::load_files(&files, &opts).expect("model loads");
-        let load_model = started.elapsed().as_secs_f64();
-        let tasks = candor::suites::tasks(&["truthfulqa_mc"], &data).expect("suite");
-        let config = RunConfig {
-            task: TaskOptions {
-                limit: Some(limit),
-                ..Default::default()
-            },
-            progress: false,
-            ..RunConfig::default()
-        };
-        let out = candor::run(&model, &tasks, &config).expect("run");
-        let t = &out.timings;
+        let model: Arc<dyn LanguageModel> =
+            Arc::new(CandleModel::load_files(&files, &opts).expect("model loads"));
+        let mut totals = [0.0f64; 2];
+        for rep in 0..reps {
+            for (j, journal) in [false, true].into_iter().enumerate() {
+                let dir = std::env::temp_dir()
+                    .join(format!("candor-bench-runner-{}-{rep}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&dir);
+                let mut eval = Evaluation::new(Arc::clone(&model))
+                    .suites(["truthfulqa_mc"])
+                    .data_dir(data.clone())
+                    .limit(limit);
+                if journal {
+                    eval = eval.output(&dir);
+                }
+                let out = eval.run().expect("run").output;
+                let _ = std::fs::remove_dir_all(&dir);
+                let t = &out.timings;
+                totals[j] += t.total_s;
+                println!(
+                    "| {weights} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {} ({}) | {:.2} |",
+                    if journal { "yes" } else { "no" },
+                    t.total_s,
+                    t.model_s,
+                    t.harness_s,
+                    t.load_s,
+                    t.requests,
+                    t.unique_requests,
+                    limit as f64 / t.total_s
+                );
+            }
+        }
         println!(
-            "| {weights} | {:.1} (+{load_model:.1} model load) | {:.1} | {:.2} | {:.2} | {} ({}) | {:.2} |",
-            t.total_s,
-            t.model_s,
-            t.harness_s,
-            t.load_s,
-            t.requests,
-            t.unique_requests,
-            limit as f64 / t.total_s
+            "\n{weights}: journal overhead {:+.2} % of wall time (mean of {reps} runs each)\n",
+            100.0 * (totals[1] - totals[0]) / totals[0]
         );
     }
 }

@@ -9,10 +9,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use candor::report::Environment;
 use candor::{
-    CandleModel, DataDir, DatasetInfo, LoadOptions, LoglikelihoodRequest, Request, Response,
-    RunConfig, Sample, Task, TaskData, TaskError, TaskInfo, TaskOptions,
+    CandleModel, DataDir, DatasetInfo, Evaluation, LoadOptions, LoglikelihoodRequest, Request,
+    Response, Sample, ScorerOutput, Task, TaskData, TaskError, TaskInfo, TaskOptions,
 };
 
 struct Consistency {
@@ -28,7 +27,7 @@ fn prompt(
     row: &candor::Row,
     (because, therefore): (&str, &str),
 ) -> Result<(String, [String; 2]), TaskError> {
-    let field = |f: &str| row.str(f).map_err(|e| TaskError::Data(e.to_string()));
+    let field = |f: &str| row.str(f).map_err(TaskError::data);
     let premise = field("premise")?.trim().trim_end_matches('.');
     let connective = if field("question")? == "cause" {
         because
@@ -59,7 +58,7 @@ impl Task for Consistency {
         let read = |dir: &str| {
             self.data
                 .jsonl(&format!("xcopa/{dir}/{lang}/test.{lang}.jsonl"))
-                .map_err(|e| TaskError::Data(e.to_string()))
+                .map_err(TaskError::data)
         };
         let (native, f1) = read("data")?;
         let (english, f2) = read("data-gmt")?;
@@ -85,7 +84,7 @@ impl Task for Consistency {
                 prompt: format!("{ctx_n} | {ctx_e}"),
                 requests,
                 groups: BTreeMap::new(),
-                target: serde_json::json!({"gold": n.int("label").map_err(|e| TaskError::Data(e.to_string()))?}),
+                target: serde_json::json!({"gold": n.int("label").map_err(TaskError::data)?}),
             });
         }
         Ok(TaskData {
@@ -98,6 +97,7 @@ impl Task for Consistency {
         &self,
         sample: &Sample,
         responses: &[Response],
+        _labels: &[ScorerOutput],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
         let lls: Vec<f64> = responses
             .iter()
@@ -147,24 +147,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         },
     };
-    let model = CandleModel::load("default", &LoadOptions::default())?;
-    let config = RunConfig {
-        task: TaskOptions {
-            limit: Some(20),
-            ..Default::default()
-        },
-        ..RunConfig::default()
-    };
-    let tasks: Vec<Arc<dyn Task>> = vec![Arc::new(task)];
-    let env = Environment::current("cpu", std::thread::available_parallelism()?.get());
-    let (report, _) = candor::evaluate_tasks(
-        &model,
-        "default",
-        &tasks,
-        vec!["xcopa_consistency".into()],
-        &config,
-        env,
-    )?;
-    println!("{}", candor::report::markdown(&report));
+    let model = Arc::new(CandleModel::load("default", &LoadOptions::default())?);
+    let result = Evaluation::new(model)
+        .tasks([Arc::new(task) as Arc<dyn Task>])
+        .limit(20)
+        .run()?;
+    println!("{}", candor::report::markdown(&result.report));
     Ok(())
 }

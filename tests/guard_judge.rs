@@ -40,18 +40,22 @@ const EXCHANGES: [(&str, &str); 3] = [
 #[test]
 fn guard_judge_on_smollm2() {
     let Some(shared) = shared() else { return };
-    let model = CandleModel::load_files(
-        &ModelFiles::Gguf(shared.join("models/SmolLM2-135M-Instruct.Q4_1.gguf")),
-        // f32 prefills several times faster than the quantized path on CPU.
-        &LoadOptions {
-            weights: WeightFormat::F32,
-            ..LoadOptions::default()
-        },
-    )
-    .unwrap();
-    let raw = GuardJudge::new(&model);
-    let chat =
-        GuardJudge::with_chat_template(&model, |m| model.render_chat(m).map_err(|e| e.to_string()));
+    let model = std::sync::Arc::new(
+        CandleModel::load_files(
+            &ModelFiles::Gguf(shared.join("models/SmolLM2-135M-Instruct.Q4_1.gguf")),
+            // f32 prefills several times faster than the quantized path on CPU.
+            &LoadOptions {
+                weights: WeightFormat::F32,
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap(),
+    );
+    let raw = GuardJudge::new(model.clone());
+    let template = model.clone();
+    let chat = GuardJudge::with_chat_template(model.clone(), move |m| {
+        template.render_chat(m).map_err(|e| e.to_string())
+    });
     for (prompt, response) in EXCHANGES {
         for (style, judge) in [("raw", &raw), ("chat", &chat)] {
             let context = judge.prompt(prompt, response).unwrap();
@@ -72,7 +76,9 @@ fn guard_judge_on_smollm2() {
             let expect = v.logprob_unsafe.exp() / (v.logprob_unsafe.exp() + v.logprob_safe.exp());
             assert!((v.p_unsafe - expect).abs() < 1e-9);
             // Deterministic: the Scorer interface judges again and gets the same number.
-            let scored = judge.score(prompt, response);
+            let requests = judge.requests(prompt, response).unwrap();
+            let answers = model.answer(&requests).unwrap();
+            let scored = judge.score(prompt, response, &answers).unwrap();
             assert_eq!(scored.score, v.p_unsafe);
             assert_eq!(
                 scored.label,

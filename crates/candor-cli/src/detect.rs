@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use candor::safety::{PiiDetector, RefusalDetector, Scorer, ToxicityDetector};
+use candor::safety::{PiiDetector, RefusalDetector, ToxicityDetector};
 use candor::{DataDir, Row};
 use serde_json::{json, Value};
 
@@ -101,17 +101,17 @@ fn read_rows(input: &Path) -> Result<Vec<Row>> {
 fn label(detector: Detector, text: &str, row: usize, line: usize) -> Value {
     match detector {
         Detector::Refusal => {
-            let out = RefusalDetector.score("", text);
+            let out = RefusalDetector.label(text);
             json!({"row": row, "line": line, "label": out.label, "score": out.score})
         }
         Detector::Pii => {
             let spans = PiiDetector.find(text);
-            let out = PiiDetector.score("", text);
+            let out = PiiDetector.label(text);
             json!({"row": row, "line": line, "label": out.label, "score": out.score, "spans": spans})
         }
         Detector::Toxicity => {
             let hits = ToxicityDetector.hits(text);
-            let out = ToxicityDetector.score("", text);
+            let out = ToxicityDetector.label(text);
             json!({"row": row, "line": line, "label": out.label, "score": out.score, "hits": hits})
         }
     }

@@ -8,12 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use candor::report::Environment;
-use candor::suites::Scorers;
 use candor::{
-    parse_device, set_threads, CandleModel, ChatMessage, DataDir, GenerateRequest,
-    GenerationParams, GuardJudge, LanguageModel, LoadOptions, Prompt, RunConfig, TaskOptions,
-    WeightFormat,
+    parse_device, set_threads, CandleModel, ChatMessage, DataDir, Evaluation, GenerateRequest,
+    GenerationParams, LanguageModel, LoadOptions, Prompt, TaskOptions, WeightFormat,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -59,12 +56,19 @@ enum Command {
         /// Rows per forward pass.
         #[arg(long, default_value_t = 16)]
         batch_size: usize,
+        /// Requests per model call; each call's answers are one journal transaction.
+        #[arg(long, default_value_t = 64)]
+        requests_per_call: usize,
         /// Where the datasets are (default: $CANDOR_DATA, else ../shared/datasets).
         #[arg(long, env = "CANDOR_DATA")]
         data_dir: Option<PathBuf>,
-        /// Output folder.
+        /// Output folder. It keeps the run's journal: rerunning the same command into the same
+        /// folder resumes an interrupted run.
         #[arg(long, default_value = "candor-results")]
         out: PathBuf,
+        /// Share answers with other runs on the same model through a cache in this folder.
+        #[arg(long, env = "CANDOR_ANSWER_CACHE")]
+        cache: Option<PathBuf>,
         /// Judge the safety suites' answers with this guard model (a Llama Guard 3 model: file,
         /// folder or Hub id) instead of the local refusal and toxicity detectors.
         #[arg(long)]
@@ -227,47 +231,53 @@ fn run(cli: Cli) -> Result<()> {
             num_fewshot,
             max_new_tokens,
             batch_size,
+            requests_per_call,
             data_dir,
             out,
+            cache,
             judge,
         } => {
             let data = DataDir::locate(data_dir.as_deref())?;
             candor::report::ensure_writable(&out)?;
-            let scorers = match &judge {
-                Some(spec) => {
-                    // The judge scores answers for the whole run: it lives as long as the process.
-                    let guard: &'static CandleModel =
-                        Box::leak(Box::new(model.load_spec(spec, batch_size)?));
-                    Scorers::judged_by(Arc::new(GuardJudge::new(guard)))
-                }
-                None => Scorers::default(),
-            };
-            // Fail on a bad suite name or task file before the model loads.
-            let (tasks, names) = taskfiles::select(suites.as_deref(), &tasks, &data, &scorers)?;
-            let lm = model.load_with(batch_size)?;
-            let config = RunConfig {
-                task: TaskOptions {
+            let mut eval = Evaluation::new(Arc::new(model.load_with(batch_size)?))
+                .suites(suites.unwrap_or_default())
+                .data_dir(data)
+                .options(TaskOptions {
                     limit,
                     num_fewshot,
                     seed,
                     max_new_tokens,
-                },
-                ..RunConfig::default()
-            };
-            eprintln!("running {} tasks of {} ...", tasks.len(), names.join(", "));
-            let threads = model
-                .threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let env = Environment::current(&model.device, threads);
-            let (report, output) =
-                candor::evaluate_tasks(&lm, &model.model, &tasks, names, &config, env)?;
-            candor::report::write(&out, &report, &output.samples)?;
-            print!("{}", candor::report::markdown(&report));
+                })
+                .requests_per_call(requests_per_call)
+                .progress(true)
+                .output(&out);
+            for path in tasks {
+                eval = eval.task_files(path);
+            }
+            if let Some(dir) = cache {
+                eval = eval.cache(dir);
+            }
+            if let Some(spec) = &judge {
+                eval = eval.judge(Arc::new(model.load_spec(spec, batch_size)?));
+            }
+            // Fail on a bad suite name or task file before any model time is spent.
+            let selected = eval.selected()?;
+            let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
+            let n: usize = selected.iter().map(|s| s.tasks.len()).sum();
+            eprintln!("running {n} tasks of {} ...", names.join(", "));
+            let result = eval.run()?;
+            print!("{}", candor::report::markdown(&result.report));
+            let t = &result.output.timings;
             eprintln!(
-                "wrote {}/report.json, samples.jsonl and report.md ({:.1} s, {:.1} s in the model)",
+                "wrote {}/report.json, samples.jsonl and report.md ({:.1} s, {:.1} s in the model{})",
                 out.display(),
-                output.timings.total_s,
-                output.timings.model_s
+                t.total_s,
+                t.model_s,
+                if t.replayed_requests > 0 {
+                    format!(", {} answers replayed from the journal or cache", t.replayed_requests)
+                } else {
+                    String::new()
+                }
             );
             Ok(())
         }
@@ -280,24 +290,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Validate { path, n, data_dir } => {
             taskfiles::validate(&path, &DataDir::locate(data_dir.as_deref())?, n)
         }
-        Command::List { tasks } => {
-            println!("| suite | tasks | tags | languages | dataset | licence | flags |\n|---|---|---|---|---|---|---|");
-            let data = DataDir::new(".");
-            for s in candor::suites::catalog() {
-                let d = (s.dataset)();
-                println!(
-                    "| {} | {} | {} | {} | {} | {} | {} |",
-                    s.name,
-                    s.tasks(&data).len(),
-                    s.tags.join(", "),
-                    s.languages.join(", "),
-                    d.name,
-                    d.license,
-                    d.flags.join(", ")
-                );
-            }
-            taskfiles::list_rows(&tasks)
-        }
+        Command::List { tasks } => taskfiles::list(&tasks),
         Command::Info { model, json } => info(&model.load()?, json),
         Command::Logprobs {
             model,

@@ -1,90 +1,24 @@
-//! `--tasks`, `candor validate` and the task-file rows of `candor list`: the CLI side of
-//! benchmarks written as task files (the library side is `candor::suites::taskfile`).
+//! `candor list` and `candor validate`: printing suites and task files (the library side is
+//! `candor::suites`).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use candor::suites::taskfile::{self, FileSuite};
-use candor::suites::Scorers;
-use candor::{DataDir, Prompt, Request, Task};
+use candor::suites::taskfile;
+use candor::{DataDir, Prompt, Request, Scorers, Suite};
 
-/// The tasks to run, and what the report lists as requested.
-type Selection = (Vec<Arc<dyn Task>>, Vec<String>);
-
-/// The suites asked for by `--suites` (built in, or in `CANDOR_TASKS` folders) plus every
-/// task of the `--tasks` files and folders; the built-in default when neither is given.
-pub fn select(
-    suites: Option<&[String]>,
-    task_paths: &[PathBuf],
-    data: &DataDir,
-    scorers: &Scorers,
-) -> Result<Selection> {
-    let names: Vec<&str> = match suites {
-        Some(s) => s
-            .iter()
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        None if task_paths.is_empty() => vec!["truthfulqa_mc", "xcopa", "xstest"],
-        None => Vec::new(),
-    };
-    let mut tasks = Vec::new();
-    let mut requested = Vec::new();
-    for name in names {
-        match candor::suites::tasks_scored_by(&[name], data, scorers) {
-            Ok(t) => tasks.extend(t),
-            Err(unknown) => {
-                // A suite of a folder in CANDOR_TASKS.
-                let user = user_suites(&env_task_paths(), data)?;
-                let suite = user.into_iter().find(|s| s.name == name).ok_or(unknown)?;
-                tasks.extend(suite.tasks());
-            }
-        }
-        requested.push(name.to_string());
-    }
-    for path in task_paths {
-        for suite in load(path, data)? {
-            tasks.extend(suite.tasks());
-            requested.push(format!("{} ({})", suite.name, path.display()));
-        }
-    }
-    Ok((tasks, requested))
-}
-
-/// `CANDOR_TASKS`: task files or folders, comma-separated.
-fn env_task_paths() -> Vec<PathBuf> {
-    std::env::var("CANDOR_TASKS")
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn load(path: &Path, data: &DataDir) -> Result<Vec<FileSuite>> {
-    taskfile::load(path, data)
-        .with_context(|| format!("cannot use task file(s) {}", path.display()))
-}
-
-fn user_suites(paths: &[PathBuf], data: &DataDir) -> Result<Vec<FileSuite>> {
-    let mut out = Vec::new();
-    for p in paths {
-        out.extend(load(p, data)?);
-    }
-    Ok(out)
-}
-
-/// Rows of `candor list` for the built-in task-file suites and the user's.
-pub fn list_rows(task_paths: &[PathBuf]) -> Result<()> {
+/// `candor list`: the built-in suites, then those of `--tasks`/`CANDOR_TASKS`.
+pub fn list(task_paths: &[PathBuf]) -> Result<()> {
+    println!("| suite | tasks | tags | languages | dataset | licence | flags |\n|---|---|---|---|---|---|---|");
     let data = DataDir::new(".");
-    let row = |s: &FileSuite, origin: &str| {
+    let row = |s: &Suite| {
         let datasets = s.datasets();
         let field = |f: fn(&candor::DatasetInfo) -> String| {
             datasets.iter().map(f).collect::<Vec<_>>().join("; ")
+        };
+        let origin = match s.origin.as_str() {
+            "built-in" => String::new(),
+            o => format!(" ({o})"),
         };
         println!(
             "| {}{origin} | {} | {} | {} | {} | {} | {} |",
@@ -97,12 +31,12 @@ pub fn list_rows(task_paths: &[PathBuf]) -> Result<()> {
             field(|d| d.flags.join(", "))
         );
     };
-    for s in candor::suites::file_suites(&data) {
-        row(&s, "");
+    for s in candor::suites::catalog(&data, &Scorers::default()) {
+        row(&s);
     }
     for p in task_paths {
-        for s in load(p, &data)? {
-            row(&s, &format!(" ({})", p.display()));
+        for s in candor::suites::load_task_files(p, &data)? {
+            row(&s);
         }
     }
     Ok(())

@@ -175,3 +175,48 @@ pub fn write(dir: &Path, report: &Report, samples: &[ScoredSample]) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use candor_core::RunConfig;
+
+    use super::*;
+
+    #[test]
+    fn a_schema_1_0_report_still_reads() {
+        let output = RunOutput {
+            tasks: Vec::new(),
+            suites: Vec::new(),
+            samples: Vec::new(),
+            timings: Timings::default(),
+        };
+        let model = ModelRecord {
+            name: "m".into(),
+            backend: "candle".into(),
+            device: "cpu".into(),
+            ..ModelRecord::default()
+        };
+        let env = Environment::current("cpu", 2);
+        let report = Report::new(
+            model,
+            vec!["xcopa".into()],
+            RunConfig::default(),
+            env,
+            &output,
+        );
+        // A 1.0 report is this one without the fields 1.1 added.
+        let mut old = serde_json::to_value(&report).unwrap();
+        old["schema_version"] = "1.0".into();
+        for field in ["backend", "device", "batch_size", "threads"] {
+            old["model"].as_object_mut().unwrap().remove(field);
+        }
+        for field in ["judge_requests", "replayed_requests", "resumes"] {
+            old["timings"].as_object_mut().unwrap().remove(field);
+        }
+        let read: Report = serde_json::from_value(old).unwrap();
+        assert_eq!(read.schema_version, "1.0");
+        assert_eq!(read.model.name, "m");
+        assert_eq!(read.model.backend, "");
+        assert_eq!(read.timings.replayed_requests, 0);
+    }
+}
