@@ -18,6 +18,7 @@ use candor::{
 use clap::{Args, Parser, Subcommand};
 
 mod detect;
+mod pull;
 mod taskfiles;
 
 #[derive(Parser)]
@@ -38,7 +39,7 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
         /// Comma-separated suite names (see `candor list`); default truthfulqa_mc,xcopa,xstest
-        /// unless --tasks is given.
+        /// (their data ships with candor) unless --tasks is given.
         #[arg(long, value_delimiter = ',')]
         suites: Option<Vec<String>>,
         /// A task file or a folder of task files to run (repeatable; with --suites too).
@@ -59,7 +60,8 @@ enum Command {
         /// Rows per forward pass.
         #[arg(long, default_value_t = 16)]
         batch_size: usize,
-        /// Where the datasets are (default: $CANDOR_DATA, else ../shared/datasets).
+        /// Where the datasets are (default: $CANDOR_DATA, else ../shared/datasets); files it
+        /// lacks come from candor itself (the quick suites) or the HF cache (`candor pull`).
         #[arg(long, env = "CANDOR_DATA")]
         data_dir: Option<PathBuf>,
         /// Output folder.
@@ -85,11 +87,25 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// List the built-in suites with their tags, languages and dataset licences.
+    /// List the built-in suites with their tags, languages, dataset licences, and whether their
+    /// data is here (in a data directory, shipped with candor, or in the HF cache).
     List {
         /// Task files or folders of your own to list too (comma-separated).
         #[arg(long, env = "CANDOR_TASKS", value_delimiter = ',')]
         tasks: Vec<PathBuf>,
+        /// Where the datasets are (default: $CANDOR_DATA, else ../shared/datasets).
+        #[arg(long, env = "CANDOR_DATA")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Download built-in suites' data from the Hugging Face Hub into the HF cache (HF_HOME,
+    /// HF_HUB_CACHE, HF_ENDPOINT), checking every file's sha256.
+    Pull {
+        /// Suite names (see `candor list`).
+        #[arg(required = true, value_delimiter = ',')]
+        suites: Vec<String>,
+        /// Files present here are not downloaded.
+        #[arg(long, env = "CANDOR_DATA")]
+        data_dir: Option<PathBuf>,
     },
     /// Check a task file (or a folder of them) and print the first prompts it builds.
     Validate {
@@ -211,7 +227,11 @@ impl ModelArgs {
 
 fn main() {
     if let Err(e) = run(Cli::parse()) {
+        // The message and its causes on one line; a backtrace only when one was asked for.
         eprintln!("error: {e:#}");
+        if std::env::var("RUST_BACKTRACE").is_ok_and(|v| v != "0") {
+            eprintln!("\n{}", e.backtrace());
+        }
         std::process::exit(1);
     }
 }
@@ -244,6 +264,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             // Fail on a bad suite name or task file before the model loads.
             let (tasks, names) = taskfiles::select(suites.as_deref(), &tasks, &data, &scorers)?;
+            pull::ensure(&names, &data)?;
             let lm = model.load_with(batch_size)?;
             let config = RunConfig {
                 task: TaskOptions {
@@ -280,23 +301,28 @@ fn run(cli: Cli) -> Result<()> {
         Command::Validate { path, n, data_dir } => {
             taskfiles::validate(&path, &DataDir::locate(data_dir.as_deref())?, n)
         }
-        Command::List { tasks } => {
-            println!("| suite | tasks | tags | languages | dataset | licence | flags |\n|---|---|---|---|---|---|---|");
+        Command::List { tasks, data_dir } => {
+            println!("| suite | tasks | tags | languages | dataset | licence | flags | data |\n|---|---|---|---|---|---|---|---|");
+            let located = DataDir::locate(data_dir.as_deref())?;
             let data = DataDir::new(".");
             for s in candor::suites::catalog() {
                 let d = (s.dataset)();
                 println!(
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
                     s.name,
                     s.tasks(&data).len(),
                     s.tags.join(", "),
                     s.languages.join(", "),
                     d.name,
                     d.license,
-                    d.flags.join(", ")
+                    d.flags.join(", "),
+                    pull::readiness_cell(s.name, &located)
                 );
             }
-            taskfiles::list_rows(&tasks)
+            taskfiles::list_rows(&tasks, &located)
+        }
+        Command::Pull { suites, data_dir } => {
+            pull::pull(&suites, &DataDir::locate(data_dir.as_deref())?)
         }
         Command::Info { model, json } => info(&model.load()?, json),
         Command::Logprobs {

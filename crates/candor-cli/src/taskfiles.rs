@@ -26,7 +26,7 @@ pub fn select(
             .map(|s| s.trim())
             .filter(|s| !s.is_empty())
             .collect(),
-        None if task_paths.is_empty() => vec!["truthfulqa_mc", "xcopa", "xstest"],
+        None if task_paths.is_empty() => candor::suites::DEFAULT_SUITES.to_vec(),
         None => Vec::new(),
     };
     let mut tasks = Vec::new();
@@ -79,15 +79,19 @@ fn user_suites(paths: &[PathBuf], data: &DataDir) -> Result<Vec<FileSuite>> {
 }
 
 /// Rows of `candor list` for the built-in task-file suites and the user's.
-pub fn list_rows(task_paths: &[PathBuf]) -> Result<()> {
+pub fn list_rows(task_paths: &[PathBuf], located: &DataDir) -> Result<()> {
     let data = DataDir::new(".");
     let row = |s: &FileSuite, origin: &str| {
         let datasets = s.datasets();
         let field = |f: fn(&candor::DatasetInfo) -> String| {
             datasets.iter().map(f).collect::<Vec<_>>().join("; ")
         };
+        let ready = match origin {
+            "" => crate::pull::readiness_cell(&s.name, located),
+            _ => "-".into(),
+        };
         println!(
-            "| {}{origin} | {} | {} | {} | {} | {} | {} |",
+            "| {}{origin} | {} | {} | {} | {} | {} | {} | {ready} |",
             s.name,
             s.tasks.len(),
             s.tags().join(", "),

@@ -19,6 +19,7 @@
 
 pub mod hub;
 mod known;
+mod shared;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use candor_core::DataFile;
 pub use known::{HubFile, KnownFile};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+pub use shared::shared_test_data;
 
 /// Why data could not be read.
 #[derive(Debug, thiserror::Error)]

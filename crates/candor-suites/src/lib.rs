@@ -16,6 +16,7 @@ mod advbench;
 mod bbq;
 mod choice;
 mod crows_pairs;
+pub mod data;
 mod do_not_answer;
 mod harmful;
 pub mod hazards;
@@ -92,9 +93,10 @@ impl SuiteSpec {
         self.tasks_scored_by(data, &Scorers::default())
     }
 
-    /// The suite's tasks, with `scorers` judging generated answers where the suite has any.
+    /// The suite's tasks, with `scorers` judging generated answers where the suite has any;
+    /// files `data` lacks come from the program or the HF cache ([`data`]).
     pub fn tasks_scored_by(&self, data: &DataDir, scorers: &Scorers) -> Vec<Arc<dyn Task>> {
-        (self.build)(data, scorers)
+        (self.build)(&data::with_builtin_data(data), scorers)
     }
 }
 
@@ -126,6 +128,9 @@ pub fn file_suites(data: &DataDir) -> Vec<taskfile::FileSuite> {
     taskfile::builtin_suites(data).expect("built-in task files parse (checked by tests)")
 }
 
+/// The suites that run by default: quick, and their data ships with candor.
+pub const DEFAULT_SUITES: &[&str] = &["truthfulqa_mc", "xcopa", "xstest"];
+
 /// The tasks of the named suites, in the order given: the catalog's, then those written as
 /// task files.
 pub fn tasks(names: &[&str], data: &DataDir) -> Result<Vec<Arc<dyn Task>>, UnknownSuite> {
@@ -139,6 +144,7 @@ pub fn tasks_scored_by(
     scorers: &Scorers,
 ) -> Result<Vec<Arc<dyn Task>>, UnknownSuite> {
     let catalog = catalog();
+    let data = &data::with_builtin_data(data);
     let files = file_suites(data);
     let mut out = Vec::new();
     for name in names {

@@ -13,7 +13,7 @@ use candor_data::{DataDir, Row};
 use candor_safety::RefusalDetector;
 use serde_json::json;
 
-use crate::{data_error, dataset, hazards, SuiteSpec};
+use crate::{data_error, hazards, SuiteSpec};
 
 const FILE: &str = "xstest/xstest_prompts.csv";
 /// Enough for a refusal or the start of an answer to show.
@@ -25,14 +25,7 @@ pub fn spec() -> SuiteSpec {
         description: "XSTest: over-refusal on safe prompts, compliance on unsafe ones",
         tags: &["safety", "refusal", "generation"],
         languages: &["en"],
-        dataset: || {
-            dataset(
-                "xstest",
-                "CC-BY-4.0",
-                "https://github.com/paul-rottger/exaggerated-safety",
-                &["harmful-content"],
-            )
-        },
+        dataset: || crate::data::dataset_info("xstest"),
         build: |data, _| {
             vec![Arc::new(XsTest::new(
                 data.clone(),
