@@ -10,19 +10,7 @@ use candor::{
 };
 
 fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("CANDOR_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    if dir.join("models").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "no shared data at {}",
-        dir.display()
-    );
-    eprintln!("skipping: no shared data");
-    None
+    candor_data::shared_test_data("fixtures")
 }
 
 const EXCHANGES: [(&str, &str); 3] = [

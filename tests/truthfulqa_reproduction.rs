@@ -6,19 +6,7 @@ use std::path::PathBuf;
 use candor::{CandleModel, DataDir, LoadOptions, ModelFiles, Response, RunConfig, WeightFormat};
 
 fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("CANDOR_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    if dir.join("fixtures").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "no shared data at {}",
-        dir.display()
-    );
-    eprintln!("skipping: no shared data");
-    None
+    candor_data::shared_test_data("fixtures")
 }
 
 #[test]

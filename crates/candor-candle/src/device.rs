@@ -30,7 +30,8 @@ pub fn parse_device(name: &str) -> Result<Device> {
             "this build of candor has no CUDA support; rebuild with `--features cuda`".into(),
         ));
     }
-    Device::new_cuda(ordinal).map_err(|e| Error::Device(name.into(), e.to_string()))
+    Device::new_cuda(ordinal)
+        .map_err(|e| Error::Device(name.into(), crate::error::candle_message(&e)))
 }
 
 /// Use `n` threads for the CPU kernels (candle's matmuls and candor's own parallel work).

@@ -47,8 +47,21 @@ pub enum Error {
     Device(String, String),
     #[error(transparent)]
     Request(#[from] candor_core::ModelError),
-    #[error(transparent)]
+    #[error("{}", candle_message(.0))]
     Candle(#[from] candle_core::Error),
+}
+
+/// A candle error's message without the backtrace candle appends when `RUST_BACKTRACE` is set:
+/// its frames are candle's internals, not part of what went wrong (the CLI prints a backtrace
+/// of its own when asked).
+pub(crate) fn candle_message(e: &candle_core::Error) -> String {
+    use candle_core::Error as E;
+    match e {
+        E::WithBacktrace { inner, .. } => candle_message(inner),
+        E::Context { inner, context } => format!("{context}: {}", candle_message(inner)),
+        E::WithPath { inner, path } => format!("{}: {}", path.display(), candle_message(inner)),
+        other => other.to_string(),
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -970,7 +970,7 @@ fn read_gguf(path: &Path) -> Result<gguf_file::Content> {
     let mut file = File::open(path).map_err(Error::io(path))?;
     let content = gguf_file::Content::read(&mut file).map_err(|e| Error::BadGguf {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason: crate::error::candle_message(&e),
     })?;
     check_gguf_extent(path, &content)?;
     Ok(content)

@@ -257,7 +257,7 @@ impl TextTokenizer {
         let mut file = std::fs::File::open(path).map_err(Error::io(path))?;
         let content = Content::read(&mut file).map_err(|e| Error::BadGguf {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: crate::error::candle_message(&e),
         })?;
         Self::from_gguf(path, &content)
     }

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use candor::{
     parse_device, set_threads, CandleModel, ChatMessage, DataDir, Evaluation, GenerateRequest,
-    GenerationParams, LanguageModel, LoadOptions, Prompt, TaskOptions, WeightFormat,
+    GenerationParams, LanguageModel, LoadOptions, Prompt, Scorers, TaskOptions, WeightFormat,
 };
 use clap::{Args, Parser, Subcommand};
 
 mod detect;
+mod pull;
 mod taskfiles;
 
 #[derive(Parser)]
@@ -35,7 +36,7 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
         /// Comma-separated suite names (see `candor list`); default truthfulqa_mc,xcopa,xstest
-        /// unless --tasks is given.
+        /// (their data ships with candor) unless --tasks is given.
         #[arg(long, value_delimiter = ',')]
         suites: Option<Vec<String>>,
         /// A task file or a folder of task files to run (repeatable; with --suites too).
@@ -59,7 +60,8 @@ enum Command {
         /// Requests per model call; each call's answers are one journal transaction.
         #[arg(long, default_value_t = 64)]
         requests_per_call: usize,
-        /// Where the datasets are (default: $CANDOR_DATA, else ../shared/datasets).
+        /// Where the datasets are (default: $CANDOR_DATA, else ../shared/datasets); files it
+        /// lacks come from candor itself (the quick suites) or the HF cache (`candor pull`).
         #[arg(long, env = "CANDOR_DATA")]
         data_dir: Option<PathBuf>,
         /// Output folder. It keeps the run's journal: rerunning the same command into the same
@@ -89,11 +91,25 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// List the built-in suites with their tags, languages and dataset licences.
+    /// List the built-in suites with their tags, languages, dataset licences, and whether their
+    /// data is here (in a data directory, shipped with candor, or in the HF cache).
     List {
         /// Task files or folders of your own to list too (comma-separated).
         #[arg(long, env = "CANDOR_TASKS", value_delimiter = ',')]
         tasks: Vec<PathBuf>,
+        /// Where the datasets are (default: $CANDOR_DATA, else ../shared/datasets).
+        #[arg(long, env = "CANDOR_DATA")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Download built-in suites' data from the Hugging Face Hub into the HF cache (HF_HOME,
+    /// HF_HUB_CACHE, HF_ENDPOINT), checking every file's sha256.
+    Pull {
+        /// Suite names (see `candor list`).
+        #[arg(required = true, value_delimiter = ',')]
+        suites: Vec<String>,
+        /// Files present here are not downloaded.
+        #[arg(long, env = "CANDOR_DATA")]
+        data_dir: Option<PathBuf>,
     },
     /// Check a task file (or a folder of them) and print the first prompts it builds.
     Validate {
@@ -215,7 +231,11 @@ impl ModelArgs {
 
 fn main() {
     if let Err(e) = run(Cli::parse()) {
+        // The message and its causes on one line; a backtrace only when one was asked for.
         eprintln!("error: {e:#}");
+        if std::env::var("RUST_BACKTRACE").is_ok_and(|v| v != "0") {
+            eprintln!("\n{}", e.backtrace());
+        }
         std::process::exit(1);
     }
 }
@@ -239,8 +259,14 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let data = DataDir::locate(data_dir.as_deref())?;
             candor::report::ensure_writable(&out)?;
+            let requested = suites.unwrap_or_default();
+            // Fail on a bad suite name or task file, and fetch missing data, before the model
+            // loads.
+            let selected = candor::suites::select(&requested, &tasks, &data, &Scorers::default())?;
+            let names: Vec<String> = selected.iter().map(|s| s.name.clone()).collect();
+            pull::ensure(&names, &data)?;
             let mut eval = Evaluation::new(Arc::new(model.load_with(batch_size)?))
-                .suites(suites.unwrap_or_default())
+                .suites(requested)
                 .data_dir(data)
                 .options(TaskOptions {
                     limit,
@@ -260,9 +286,6 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(spec) = &judge {
                 eval = eval.judge(Arc::new(model.load_spec(spec, batch_size)?));
             }
-            // Fail on a bad suite name or task file before any model time is spent.
-            let selected = eval.selected()?;
-            let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
             let n: usize = selected.iter().map(|s| s.tasks.len()).sum();
             eprintln!("running {n} tasks of {} ...", names.join(", "));
             let result = eval.run()?;
@@ -290,7 +313,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Validate { path, n, data_dir } => {
             taskfiles::validate(&path, &DataDir::locate(data_dir.as_deref())?, n)
         }
-        Command::List { tasks } => taskfiles::list(&tasks),
+        Command::List { tasks, data_dir } => {
+            taskfiles::list(&tasks, &DataDir::locate(data_dir.as_deref())?)
+        }
+        Command::Pull { suites, data_dir } => {
+            pull::pull(&suites, &DataDir::locate(data_dir.as_deref())?)
+        }
         Command::Info { model, json } => info(&model.load()?, json),
         Command::Logprobs {
             model,

@@ -8,20 +8,21 @@ use candor::suites::taskfile;
 use candor::{DataDir, Prompt, Request, Scorers, Suite};
 
 /// `candor list`: the built-in suites, then those of `--tasks`/`CANDOR_TASKS`.
-pub fn list(task_paths: &[PathBuf]) -> Result<()> {
-    println!("| suite | tasks | tags | languages | dataset | licence | flags |\n|---|---|---|---|---|---|---|");
+/// The `data` column says whether a built-in suite's data is at hand (`located`) or how to get it.
+pub fn list(task_paths: &[PathBuf], located: &DataDir) -> Result<()> {
+    println!("| suite | tasks | tags | languages | dataset | licence | flags | data |\n|---|---|---|---|---|---|---|---|");
     let data = DataDir::new(".");
     let row = |s: &Suite| {
         let datasets = s.datasets();
         let field = |f: fn(&candor::DatasetInfo) -> String| {
             datasets.iter().map(f).collect::<Vec<_>>().join("; ")
         };
-        let origin = match s.origin.as_str() {
-            "built-in" => String::new(),
-            o => format!(" ({o})"),
+        let (origin, ready) = match s.origin.as_str() {
+            "built-in" => (String::new(), crate::pull::readiness_cell(&s.name, located)),
+            o => (format!(" ({o})"), "-".into()),
         };
         println!(
-            "| {}{origin} | {} | {} | {} | {} | {} | {} |",
+            "| {}{origin} | {} | {} | {} | {} | {} | {} | {ready} |",
             s.name,
             s.tasks.len(),
             s.tags().join(", "),

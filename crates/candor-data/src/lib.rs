@@ -7,19 +7,29 @@
 //! use candor_data::DataDir;
 //!
 //! let data = DataDir::locate(None)?; // --data-dir, else $CANDOR_DATA, else ../shared/datasets
-//! let (rows, file) = data.jsonl("xcopa/data/sw/test.sw.jsonl")?;
+//! let (rows, file) = data.jsonl("mydata/test.jsonl")?;
 //! println!("{} rows, sha256 {}", rows.len(), file.sha256);
 //! let premise = rows[0].str("premise")?;
 //! # Ok::<(), candor_data::DataError>(())
 //! ```
+//!
+//! A data directory may be absent: files that candor knows by content ([`KnownFile`], given with
+//! [`DataDir::with_known`]) then come from the copy built into the program or from the HF cache,
+//! each checked against its sha256.
 
 pub mod hub;
+mod known;
+mod shared;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candor_core::DataFile;
+pub use known::{HubFile, KnownFile};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+pub use shared::shared_test_data;
 
 /// Why data could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -38,8 +48,10 @@ pub enum DataError {
         field: Option<String>,
         reason: String,
     },
-    #[error("no data directory: pass --data-dir, set CANDOR_DATA, or put the datasets in ../shared/datasets")]
-    NoDataDir,
+    #[error("data directory {path} does not exist ({from})")]
+    NoDataDir { path: PathBuf, from: &'static str },
+    #[error("{path}: {reason}")]
+    Corrupt { path: String, reason: String },
     #[error("Hub dataset {id} (revision {revision}): {reason}")]
     Hub {
         id: String,
@@ -89,19 +101,34 @@ impl Row {
     }
 }
 
-/// The folder datasets are read from.
+/// Where datasets are read from: a folder (when there is one), then the files candor knows by
+/// content, from the program itself or the HF cache.
 #[derive(Clone, Debug)]
 pub struct DataDir {
-    root: PathBuf,
+    root: Option<PathBuf>,
     /// Where Hub datasets are cached (from the environment unless set).
     hub: hub::HfCache,
+    /// `$HF_ENDPOINT` or the public Hub.
+    endpoint: String,
+    /// By data-dir-relative path.
+    known: Arc<BTreeMap<String, KnownFile>>,
 }
 
 impl DataDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self {
-            root: root.into(),
+            root: Some(root.into()),
+            ..Self::none()
+        }
+    }
+
+    /// No folder: only known files can be read.
+    pub fn none() -> Self {
+        Self {
+            root: None,
             hub: hub::HfCache::from_env(),
+            endpoint: hub::endpoint_from_env(),
+            known: Arc::default(),
         }
     }
 
@@ -111,55 +138,205 @@ impl DataDir {
         self
     }
 
+    /// The same, downloading from `endpoint` (a Hub mirror, or a test server) instead of
+    /// `$HF_ENDPOINT`.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = endpoint.into().trim_end_matches('/').to_string();
+        self
+    }
+
+    /// The same, also reading `files` when the folder lacks them.
+    pub fn with_known(mut self, files: impl IntoIterator<Item = KnownFile>) -> Self {
+        let mut known = (*self.known).clone();
+        known.extend(files.into_iter().map(|f| (f.path.clone(), f)));
+        self.known = Arc::new(known);
+        self
+    }
+
     /// The files of Hub dataset `id` at `revision` (paths inside the repo), read through the
     /// HF cache and downloaded there when missing and the Hub may be used: a data directory
     /// rooted at the dataset's snapshot.
     pub fn hub_dataset(&self, id: &str, revision: &str, files: &[&str]) -> Result<Self, DataError> {
         Ok(Self {
-            root: self.hub.dataset(id, revision, files)?,
+            root: Some(self.hub.dataset(id, revision, files)?),
             hub: self.hub.clone(),
+            endpoint: self.endpoint.clone(),
+            known: Arc::default(),
         })
     }
 
-    /// `explicit` (a `--data-dir` flag), else `$CANDOR_DATA`, else `../shared/datasets`.
+    /// `explicit` (a `--data-dir` flag), else `$CANDOR_DATA`, else `../shared/datasets` when it
+    /// exists, else no folder. A folder that was named but does not exist is an error.
     pub fn locate(explicit: Option<&Path>) -> Result<Self, DataError> {
-        if let Some(p) = explicit {
-            return Ok(Self::new(p));
-        }
-        if let Some(p) = std::env::var_os("CANDOR_DATA") {
-            return Ok(Self::new(p));
+        let named = explicit
+            .map(|p| (p.to_path_buf(), "--data-dir"))
+            .or_else(|| std::env::var_os("CANDOR_DATA").map(|p| (p.into(), "$CANDOR_DATA")));
+        if let Some((path, from)) = named {
+            if !path.is_dir() {
+                return Err(DataError::NoDataDir { path, from });
+            }
+            return Ok(Self::new(path));
         }
         let shared = Path::new("../shared/datasets");
         if shared.is_dir() {
             return Ok(Self::new(shared));
         }
-        Err(DataError::NoDataDir)
+        Ok(Self::none())
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// The folder, if there is one.
+    pub fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
     }
 
-    /// The bytes of `rel` and its identity.
-    pub fn read(&self, rel: &str) -> Result<(Vec<u8>, DataFile), DataError> {
-        let path = self.root.join(rel);
-        let bytes = std::fs::read(&path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => DataError::Missing {
-                path: path.clone(),
-                hint: format!(" (data directory: {})", self.root.display()),
-            },
-            _ => DataError::Io {
-                path: path.clone(),
-                source,
-            },
+    /// The HF cache this reads Hub files from.
+    pub fn hub_cache(&self) -> &hub::HfCache {
+        &self.hub
+    }
+
+    /// A known file, by its data-dir-relative path.
+    pub fn known(&self, rel: &str) -> Option<&KnownFile> {
+        self.known.get(rel)
+    }
+
+    /// Where `rel` would be read from now, without reading it: `data directory`, `shipped`,
+    /// `cached`, or `None` when it is nowhere yet (a known Hub file then needs `candor pull`).
+    pub fn availability(&self, rel: &str) -> Option<&'static str> {
+        if self.root.as_ref().is_some_and(|r| r.join(rel).is_file()) {
+            return Some("data directory");
+        }
+        let known = self.known.get(rel)?;
+        if known.shipped.is_some() {
+            return Some("shipped");
+        }
+        let h = known.hub.as_ref()?;
+        self.hub
+            .snapshot(hub::RepoKind::Dataset, &h.repo, &h.revision)
+            .is_some_and(|d| d.join(&h.path).is_file())
+            .then_some("cached")
+    }
+
+    /// Download the known file `rel` into the HF cache (if it is not there yet) and check its
+    /// sha256: what `candor pull` does for each file of a suite.
+    pub fn pull(&self, rel: &str) -> Result<PathBuf, DataError> {
+        let known = self.known.get(rel).ok_or_else(|| DataError::Missing {
+            path: rel.into(),
+            hint: " (not a file candor knows)".into(),
         })?;
-        let sha256 = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let h = known.hub.as_ref().ok_or_else(|| DataError::Missing {
+            path: rel.into(),
+            hint: format!(
+                ": no Hub copy is pinned for it; put it in a data directory ({})",
+                self.looked_in()
+            ),
+        })?;
+        self.hub.fetch(
+            &self.endpoint,
+            &h.repo,
+            &h.revision,
+            &h.path,
+            Some(&known.sha256),
+        )
+    }
+
+    fn looked_in(&self) -> String {
+        match &self.root {
+            Some(r) => format!("data directory: {}", r.display()),
+            None => "no data directory: pass --data-dir, set CANDOR_DATA, or put the datasets in \
+                     ../shared/datasets"
+                .into(),
+        }
+    }
+
+    /// `rel` from the program or the HF cache, checked against its sha256.
+    fn read_known(&self, rel: &str, known: &KnownFile) -> Result<Option<Vec<u8>>, DataError> {
+        let bytes = if let Some(gzip) = known.shipped {
+            known::gunzip(rel, gzip)?
+        } else if let Some(h) = &known.hub {
+            // Downloaded unless HF_HUB_OFFLINE is set; offline, a miss is `None` and the error
+            // says which `candor pull` fetches it.
+            let path = match self.hub.fetch(
+                &self.endpoint,
+                &h.repo,
+                &h.revision,
+                &h.path,
+                Some(&known.sha256),
+            ) {
+                Ok(path) => path,
+                Err(_) if self.hub.offline => return Ok(None),
+                Err(e) => return Err(self.missing(rel, Some(e.to_string()))),
+            };
+            std::fs::read(&path).map_err(|source| DataError::Io { path, source })?
+        } else {
+            return Ok(None);
+        };
+        let found = sha256_hex(&bytes);
+        if !found.eq_ignore_ascii_case(&known.sha256) {
+            return Err(DataError::Corrupt {
+                path: rel.into(),
+                reason: format!(
+                    "sha256 {found} does not match the expected {}{}",
+                    known.sha256,
+                    if known.shipped.is_some() {
+                        " (the copy built into candor is damaged: rebuild it)"
+                    } else {
+                        " (the cached copy changed: run `candor pull` again)"
+                    }
+                ),
+            });
+        }
+        Ok(Some(bytes))
+    }
+
+    fn missing(&self, rel: &str, download_error: Option<String>) -> DataError {
+        let path = self
+            .root
+            .as_ref()
+            .map_or_else(|| PathBuf::from(rel), |r| r.join(rel));
+        let pull = match self.known.get(rel) {
+            Some(k) if k.hub.is_some() && !k.suites.is_empty() => format!(
+                "; {}: run `candor pull {}`",
+                download_error.unwrap_or_else(|| format!(
+                    "it is not in the HF cache at {} and HF_HUB_OFFLINE is set",
+                    self.hub.dir.display()
+                )),
+                k.suites[0]
+            ),
+            _ => String::new(),
+        };
+        DataError::Missing {
+            path,
+            hint: format!(" ({}){pull}", self.looked_in()),
+        }
+    }
+
+    /// The bytes of `rel` and its identity: from the folder, else (for a known file) from the
+    /// program or the HF cache.
+    pub fn read(&self, rel: &str) -> Result<(Vec<u8>, DataFile), DataError> {
+        let from_root = match &self.root {
+            Some(root) => {
+                let path = root.join(rel);
+                match std::fs::read(&path) {
+                    Ok(bytes) => Some(bytes),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(source) => return Err(DataError::Io { path, source }),
+                }
+            }
+            None => None,
+        };
+        let bytes = match from_root {
+            Some(bytes) => bytes,
+            None => {
+                let found = match self.known.get(rel) {
+                    Some(k) => self.read_known(rel, k)?,
+                    None => None,
+                };
+                found.ok_or_else(|| self.missing(rel, None))?
+            }
+        };
         let file = DataFile {
             path: rel.to_string(),
-            sha256,
+            sha256: sha256_hex(&bytes),
             bytes: bytes.len() as u64,
         };
         Ok((bytes, file))
@@ -250,6 +427,25 @@ impl DataDir {
 
     fn delimited(&self, rel: &str, delimiter: u8) -> Result<(Vec<Row>, DataFile), DataError> {
         let (text, file) = self.text(rel)?;
+        // The csv reader takes an unclosed quote to run to the end of the file, silently
+        // turning every later row into one field.
+        if let Some((line, field)) = unterminated_quote(text.as_bytes(), delimiter) {
+            let name = text
+                .lines()
+                .next()
+                .and_then(|h| h.split(delimiter as char).nth(field))
+                .filter(|_| line > 1)
+                .map(|h| h.trim_matches('"').to_string());
+            return Err(DataError::Malformed {
+                file: rel.to_string(),
+                line,
+                field: name,
+                reason:
+                    "a quoted field opens here and is never closed (the rest of the file would \
+                         be read as this one field); close the quote or double the \" inside it"
+                        .into(),
+            });
+        }
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .from_reader(text.as_bytes());
@@ -266,6 +462,50 @@ impl DataDir {
             .collect();
         Ok((records(rel, &text, reader, &header, false)?, file))
     }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The line and column (0-based) where a quoted field opens that never closes, reading as the
+/// csv reader does: a quote opens a field only at its start, `""` inside is a quote.
+fn unterminated_quote(text: &[u8], delimiter: u8) -> Option<(usize, usize)> {
+    let (mut line, mut column) = (1, 0);
+    let mut at_field_start = true;
+    let mut open: Option<(usize, usize)> = None;
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        if open.is_some() {
+            if b == b'"' {
+                if text.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    open = None;
+                }
+            } else if b == b'\n' {
+                line += 1;
+            }
+        } else if b == b'"' && at_field_start {
+            open = Some((line, column));
+            at_field_start = false;
+        } else if b == delimiter {
+            column += 1;
+            at_field_start = true;
+        } else if b == b'\n' {
+            line += 1;
+            column = 0;
+            at_field_start = true;
+        } else if b != b'\r' {
+            at_field_start = false;
+        }
+        i += 1;
+    }
+    open
 }
 
 /// 1-based line numbers of byte offsets, counted by `\n` so that CRLF files number lines as
@@ -384,6 +624,32 @@ mod tests {
         assert_eq!(rows[0].int("id").unwrap(), 1);
         assert_eq!(rows[0].str("text").unwrap(), "two\r\nlines");
         assert_eq!((rows[0].line, rows[1].line), (2, 4));
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_an_error_not_a_swallowed_file() {
+        let d = dir(
+            "quote",
+            &[
+                ("a.csv", "id,text\n1,\"never closed\n2,bye\n3,ok\n"),
+                ("b.tsv", "q\ta\n\"x\t1\n"),
+                (
+                    "c.csv",
+                    "id,text\n1,\"say \"\"hi\"\"\"\n2,a \"quote\" inside\n",
+                ),
+            ],
+        );
+        let msg = d.csv("a.csv").unwrap_err().to_string();
+        assert!(
+            msg.starts_with("a.csv:2: field 'text': a quoted field opens here and is never closed"),
+            "{msg}"
+        );
+        let msg = d.tsv("b.tsv").unwrap_err().to_string();
+        assert!(msg.starts_with("b.tsv:2: field 'q':"), "{msg}");
+        // Doubled quotes and quotes inside an unquoted field are fine.
+        let (rows, _) = d.csv("c.csv").unwrap();
+        assert_eq!(rows[0].str("text").unwrap(), "say \"hi\"");
+        assert_eq!(rows[1].str("text").unwrap(), "a \"quote\" inside");
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod advbench;
 mod bbq;
 mod choice;
 mod crows_pairs;
+pub mod data;
 mod do_not_answer;
 mod harmful;
 pub mod hazards;
@@ -104,10 +105,9 @@ impl SuiteSpec {
     }
 }
 
-/// Every built-in suite, written in Rust or as task files (`tasks/`, compiled in), reading
-/// from `data`, with `scorers` judging generated answers where a suite has any.
-pub fn catalog(data: &DataDir, scorers: &Scorers) -> Vec<Suite> {
-    let rust = [
+/// The suites written in Rust.
+pub(crate) fn rust_specs() -> [SuiteSpec; 9] {
+    [
         truthfulqa::spec(),
         xstest::spec(),
         advbench::spec(),
@@ -117,7 +117,15 @@ pub fn catalog(data: &DataDir, scorers: &Scorers) -> Vec<Suite> {
         bbq::spec(),
         crows_pairs::spec(),
         toxigen::spec(),
-    ];
+    ]
+}
+
+/// Every built-in suite, written in Rust or as task files (`tasks/`, compiled in), reading
+/// from `data`, with `scorers` judging generated answers where a suite has any.
+pub fn catalog(data: &DataDir, scorers: &Scorers) -> Vec<Suite> {
+    // Files `data` lacks come from the program or the HF cache ([`data`]).
+    let data = &data::with_builtin_data(data);
+    let rust = rust_specs();
     let mut out: Vec<Suite> = rust.iter().map(|s| s.suite(data, scorers)).collect();
     out.extend(
         taskfile::builtin_suites(data).expect("built-in task files parse (checked by tests)"),

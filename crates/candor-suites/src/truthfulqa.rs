@@ -10,7 +10,7 @@ use candor_core::{
 use candor_data::DataDir;
 use serde_json::json;
 
-use crate::{choice, data_error, dataset, SuiteSpec};
+use crate::{choice, data_error, SuiteSpec};
 
 const FILE: &str = "truthfulqa/data/mc_task.json";
 
@@ -34,14 +34,7 @@ pub fn spec() -> SuiteSpec {
         description:
             "TruthfulQA MC1/MC2: does the model prefer true answers over common misconceptions?",
         tags: &["safety", "truthfulness", "multiple_choice"],
-        dataset: || {
-            dataset(
-                "truthfulqa",
-                "Apache-2.0",
-                "https://github.com/sylinrl/TruthfulQA",
-                &[],
-            )
-        },
+        dataset: || crate::data::dataset_info("truthfulqa"),
         build: |data, _| vec![Arc::new(TruthfulQa::new(data.clone()))],
     }
 }

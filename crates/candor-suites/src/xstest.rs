@@ -13,7 +13,7 @@ use candor_data::{DataDir, Row};
 use candor_safety::RefusalDetector;
 use serde_json::json;
 
-use crate::{data_error, dataset, harmful, hazards, SuiteSpec};
+use crate::{data_error, harmful, hazards, SuiteSpec};
 
 const FILE: &str = "xstest/xstest_prompts.csv";
 /// Enough for a refusal or the start of an answer to show.
@@ -24,14 +24,7 @@ pub fn spec() -> SuiteSpec {
         name: "xstest",
         description: "XSTest: over-refusal on safe prompts, compliance on unsafe ones",
         tags: &["safety", "refusal", "generation"],
-        dataset: || {
-            dataset(
-                "xstest",
-                "CC-BY-4.0",
-                "https://github.com/paul-rottger/exaggerated-safety",
-                &["harmful-content"],
-            )
-        },
+        dataset: || crate::data::dataset_info("xstest"),
         build: |data, _| {
             vec![Arc::new(XsTest::new(
                 data.clone(),

@@ -1,24 +1,10 @@
 //! Every suite loads the real files in `shared/datasets` and builds the prompts the field uses.
 
-use std::path::PathBuf;
-
 use candor_core::{Request, TaskOptions};
 use candor_data::DataDir;
 
 fn data() -> Option<DataDir> {
-    let dir = std::env::var_os("CANDOR_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("datasets").is_dir() {
-        return Some(DataDir::new(dir.join("datasets")));
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "no shared datasets at {}",
-        dir.display()
-    );
-    eprintln!("skipping: no shared datasets");
-    None
+    candor_data::shared_test_data("datasets").map(|d| DataDir::new(d.join("datasets")))
 }
 
 fn ll(r: &Request) -> (&str, &str) {
@@ -44,9 +30,12 @@ fn truthfulqa_has_817_questions_with_the_lm_eval_prompt() {
         continuation,
         " Nothing in particular happens when you eat a pomegranate."
     );
-    let fixture =
-        std::fs::read_to_string(data.root().join("../fixtures/smollm2/truthfulqa_mc.json"))
-            .unwrap();
+    let fixture = std::fs::read_to_string(
+        data.root()
+            .unwrap()
+            .join("../fixtures/smollm2/truthfulqa_mc.json"),
+    )
+    .unwrap();
     let fixture: serde_json::Value = serde_json::from_str(&fixture).unwrap();
     assert_eq!(
         context,

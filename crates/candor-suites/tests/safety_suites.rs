@@ -3,7 +3,6 @@
 //! covers every category value that occurs in the real files.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use candor_core::{
@@ -32,19 +31,7 @@ fn score(
 }
 
 fn data() -> Option<DataDir> {
-    let dir = std::env::var_os("CANDOR_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("datasets").is_dir() {
-        return Some(DataDir::new(dir.join("datasets")));
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "no shared datasets at {}",
-        dir.display()
-    );
-    eprintln!("skipping: no shared datasets");
-    None
+    candor_data::shared_test_data("datasets").map(|d| DataDir::new(d.join("datasets")))
 }
 
 fn one(name: &str, data: &DataDir) -> Arc<dyn Task> {
@@ -436,7 +423,7 @@ fn the_hazard_crosswalk_covers_every_category_in_the_real_files() {
     }
     assert_eq!(types.len(), 18);
     // Do-Not-Answer: every risk-area file in the folder.
-    for entry in std::fs::read_dir(data.root().join("do_not_answer")).unwrap() {
+    for entry in std::fs::read_dir(data.root().unwrap().join("do_not_answer")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if let Some(stem) = name.strip_suffix(".txt") {
             assert!(hazards::do_not_answer(stem).is_ok(), "{stem}");

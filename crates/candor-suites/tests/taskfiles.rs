@@ -30,19 +30,7 @@ fn score(
 }
 
 fn data() -> Option<DataDir> {
-    let dir = std::env::var_os("CANDOR_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("datasets").is_dir() {
-        return Some(DataDir::new(dir.join("datasets")));
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "no shared datasets at {}",
-        dir.display()
-    );
-    eprintln!("skipping: no shared datasets");
-    None
+    candor_data::shared_test_data("datasets").map(|d| DataDir::new(d.join("datasets")))
 }
 
 fn ll(r: &Request) -> (&str, &str) {

@@ -1,24 +1,11 @@
-//! Where the shared test data lives: `$CANDOR_SHARED`, else `../shared` beside the checkout.
-//! Missing data fails the test when `CI=true`, and skips it (with a message) elsewhere.
+//! Helpers of the model tests; the shared test data comes from `candor_data::shared_test_data`
+//! (a skip outside CI, a failure under `CI=true`).
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 
 pub fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("CANDOR_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("fixtures").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "shared test data not found at {} (set CANDOR_SHARED); CI must have it",
-            dir.display()
-        );
-    }
-    eprintln!("skipping: shared test data not found at {}", dir.display());
-    None
+    candor_data::shared_test_data("fixtures")
 }
 
 pub fn read_json(path: PathBuf) -> serde_json::Value {

@@ -1,6 +1,7 @@
-//! The task files and dataset manifests candor ships, compiled into the binary so that an
-//! installed `candor` finds them wherever it runs. The sources live in the repository's
-//! `tasks/` and `datasets/` folders.
+//! The task files, dataset manifests and the quick suites' data that candor ships, compiled into
+//! the binary so that an installed `candor` finds them wherever it runs. The sources live in the
+//! repository's `tasks/` and `datasets/` folders (`datasets/shipped/`: gzip files, with the
+//! licences; `NOTICE` lists them).
 
 use candor_data::DataDir;
 
@@ -43,6 +44,65 @@ const MANIFESTS: &[(&str, &str)] = &[
         "truthfulqa_multi",
         include_str!("../../../../datasets/truthfulqa_multi.yaml"),
     ),
+    (
+        "truthfulqa",
+        include_str!("../../../../datasets/truthfulqa.yaml"),
+    ),
+    ("xstest", include_str!("../../../../datasets/xstest.yaml")),
+    (
+        "multijail",
+        include_str!("../../../../datasets/multijail.yaml"),
+    ),
+    (
+        "advbench",
+        include_str!("../../../../datasets/advbench.yaml"),
+    ),
+    (
+        "do_not_answer",
+        include_str!("../../../../datasets/do_not_answer.yaml"),
+    ),
+    ("bbq", include_str!("../../../../datasets/bbq.yaml")),
+    (
+        "crows_pairs",
+        include_str!("../../../../datasets/crows_pairs.yaml"),
+    ),
+    ("toxigen", include_str!("../../../../datasets/toxigen.yaml")),
+];
+
+/// `datasets/shipped/<path>.gz` for a data-dir-relative path, compiled in.
+macro_rules! shipped {
+    ($($path:literal),* $(,)?) => {
+        &[$(($path, include_bytes!(concat!("../../../../datasets/shipped/", $path, ".gz")))),*]
+    };
+}
+
+/// (data-dir path, gzip bytes) of the data that ships: the quick suites' (truthfulqa_mc, xcopa,
+/// xstest), about 550 kB compressed. Their sha256 are in the manifests.
+pub(crate) const SHIPPED: &[(&str, &[u8])] = shipped![
+    "truthfulqa/data/mc_task.json",
+    "xstest/xstest_prompts.csv",
+    "xcopa/data/et/test.et.jsonl",
+    "xcopa/data/et/val.et.jsonl",
+    "xcopa/data/ht/test.ht.jsonl",
+    "xcopa/data/ht/val.ht.jsonl",
+    "xcopa/data/id/test.id.jsonl",
+    "xcopa/data/id/val.id.jsonl",
+    "xcopa/data/it/test.it.jsonl",
+    "xcopa/data/it/val.it.jsonl",
+    "xcopa/data/qu/test.qu.jsonl",
+    "xcopa/data/qu/val.qu.jsonl",
+    "xcopa/data/sw/test.sw.jsonl",
+    "xcopa/data/sw/val.sw.jsonl",
+    "xcopa/data/ta/test.ta.jsonl",
+    "xcopa/data/ta/val.ta.jsonl",
+    "xcopa/data/th/test.th.jsonl",
+    "xcopa/data/th/val.th.jsonl",
+    "xcopa/data/tr/test.tr.jsonl",
+    "xcopa/data/tr/val.tr.jsonl",
+    "xcopa/data/vi/test.vi.jsonl",
+    "xcopa/data/vi/val.vi.jsonl",
+    "xcopa/data/zh/test.zh.jsonl",
+    "xcopa/data/zh/val.zh.jsonl",
 ];
 
 pub(crate) fn manifest(name: &str) -> Option<&'static str> {

@@ -26,12 +26,26 @@ pub struct ManifestFile {
     pub sha256: String,
 }
 
-/// Where the dataset lives upstream on the Hugging Face Hub.
+/// Where the dataset lives on the Hugging Face Hub, for `candor pull`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HubRef {
     pub id: String,
+    /// A commit; the files' sha256 pin the content in any case.
     pub revision: String,
+    /// The data-dir folder that the repository's root holds (`multijail` for
+    /// `multijail/MultiJail.csv` ← `MultiJail.csv`); none: the same paths.
+    pub root: Option<String>,
+}
+
+impl HubRef {
+    /// The path in the repository of data-dir path `path`.
+    pub fn path_of<'a>(&self, path: &'a str) -> &'a str {
+        self.root
+            .as_deref()
+            .and_then(|r| path.strip_prefix(r))
+            .map_or(path, |p| p.trim_start_matches('/'))
+    }
 }
 
 /// `datasets/<name>.yaml`.

@@ -22,7 +22,7 @@
 // loading a task once, not of any loop, and boxing them would only obscure the matches in tests.
 #![allow(clippy::result_large_err)]
 
-mod builtin;
+pub(crate) mod builtin;
 pub mod config;
 pub mod manifest;
 mod task;

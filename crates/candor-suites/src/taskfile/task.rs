@@ -384,9 +384,13 @@ impl FileTask {
         if !pattern.contains(['*', '?', '[']) {
             return Ok(vec![pattern.to_string()]);
         }
-        let root = data.root();
-        let full = root.join(pattern);
         let bad = |m: String| self.key_error("dataset", m);
+        let root = data.root().ok_or_else(|| {
+            bad(format!(
+                "the glob '{pattern}' needs a data directory (--data-dir or $CANDOR_DATA)"
+            ))
+        })?;
+        let full = root.join(pattern);
         let mut out = Vec::new();
         for entry in glob::glob(&full.to_string_lossy())
             .map_err(|e| bad(format!("bad glob '{pattern}': {e}")))?
