@@ -67,7 +67,9 @@ try {
   findings.counts.phone_overflow_px = overflow;
   if (overflow > 1) failures.push(`on a 390 px screen the page is ${overflow} px too wide`);
 
+  // The top of the page on a laptop: the headline numbers and the first charts.
   await page.setViewportSize({ width: 1280, height: 900 });
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: shot, fullPage: false });
 } finally {
   await context.close();

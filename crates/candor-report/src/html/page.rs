@@ -81,7 +81,7 @@ h3{font-size:1em;margin:1.2em 0 .4em}
 nav{display:flex;flex-wrap:wrap;gap:.3em .9em;font-size:.9em;margin:.5em 0 1em}
 a{color:var(--accent)}
 .muted,figcaption{color:var(--muted);font-size:.88em}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:8px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(190px,1fr));gap:8px}
 .card{background:var(--panel);border-radius:6px;padding:8px 10px}.card b{display:block;font-size:1.25em}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.9em;margin:.4em 0}
