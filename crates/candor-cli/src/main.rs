@@ -498,7 +498,7 @@ fn compare(
     resamples: usize,
     alpha: f64,
 ) -> Result<()> {
-    if !(alpha > 0.0 && alpha < 1.0) {
+    if alpha.is_nan() || alpha <= 0.0 || alpha >= 1.0 {
         bail!("--alpha must be between 0 and 1, got {alpha}");
     }
     let options = candor::report::compare::CompareOptions {

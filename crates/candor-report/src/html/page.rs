@@ -110,17 +110,17 @@ button{font:inherit;padding:4px 12px}
 /// script.
 pub fn document(title: &str, body: &str, script: Option<&str>) -> String {
     let mut s = String::with_capacity(body.len() + 4096);
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
          style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}</main>\n",
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}</main>",
         esc(title)
     );
     if let Some(js) = script {
-        let _ = write!(s, "<script>{js}</script>\n");
+        let _ = writeln!(s, "<script>{js}</script>");
     }
     s.push_str("</body>\n</html>\n");
     s
