@@ -51,10 +51,12 @@ pub fn better(metric: &str) -> Option<Better> {
 /// Whether a 0/1 score of `metric` is a good outcome (`None` without a direction or for a
 /// score that is not 0 or 1).
 pub fn is_good(metric: &str, score: f64) -> Option<bool> {
-    let one = match score {
-        s if s == 1.0 => true,
-        s if s == 0.0 => false,
-        _ => return None,
+    let one = if score == 1.0 {
+        true
+    } else if score == 0.0 {
+        false
+    } else {
+        return None;
     };
     Some(match better(metric)? {
         Better::Higher => one,

@@ -264,7 +264,10 @@ impl Comparison {
     }
 }
 
-/// 32-bit FNV-1a, to give each test its own bootstrap stream.
+/// Paired scores (A, B) of one metric.
+type Pairs = Vec<(f64, f64)>;
+
+/// 64-bit FNV-1a, to give each test its own bootstrap stream.
 fn stream(seed: u64, scope: &str, metric: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in scope.bytes().chain([0]).chain(metric.bytes()) {
@@ -402,8 +405,9 @@ pub fn compare(a: &Path, b: &Path, options: &CompareOptions) -> Result<Compariso
         .iter()
         .map(|t| (t.info.name.as_str(), t))
         .collect();
-    let mut by_task: BTreeMap<(usize, &str, &str), Vec<(f64, f64)>> = BTreeMap::new();
-    let mut by_language: BTreeMap<(&str, &str), Vec<(f64, f64)>> = BTreeMap::new();
+    // (task position, task, metric) and (language, metric) → paired scores.
+    let mut by_task: BTreeMap<(usize, &str, &str), Pairs> = BTreeMap::new();
+    let mut by_language: BTreeMap<(&str, &str), Pairs> = BTreeMap::new();
     let task_order: Vec<&str> = ra
         .report
         .tasks
