@@ -11,7 +11,8 @@
 //! * [`candor_suites`]: the built-in suites ([`suites::tasks`], [`suites::catalog`]);
 //! * [`candor_safety`] (also as [`safety`]): detectors ([`RefusalDetector`], [`PiiDetector`],
 //!   [`ToxicityDetector`]) and the model-graded [`GuardJudge`];
-//! * [`candor_report`]: `report.json`, `samples.jsonl` and `report.md` ([`report::write`]).
+//! * [`candor_report`]: `report.json`, `samples.jsonl`, `report.md` and `report.html`
+//!   ([`report::write`]), and [`report::compare`] (two runs, paired tests).
 //!
 //! [`Evaluation`] is what `candor run` does, over any [`LanguageModel`]:
 //!

@@ -31,7 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Evaluate a model on benchmark suites and write report.json, samples.jsonl and report.md.
+    /// Evaluate a model on benchmark suites and write report.json, samples.jsonl, report.md and
+    /// report.html.
     Run {
         #[command(flatten)]
         model: ModelArgs,
@@ -90,6 +91,29 @@ enum Command {
         /// Write the JSON lines here instead of to stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Compare two runs document by document: B − A per task and language with 95 % intervals,
+    /// paired tests (exact McNemar, paired bootstrap) and Holm's correction. Prints Markdown.
+    Compare {
+        /// The first run's output folder (report.json and samples.jsonl).
+        run_a: PathBuf,
+        /// The second run's output folder.
+        run_b: PathBuf,
+        /// Also write the comparison as a self-contained HTML page here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// Exit with status 2 when B is significantly worse than A on any task (after Holm).
+        #[arg(long)]
+        fail_if_worse: bool,
+        /// Seed of the bootstrap.
+        #[arg(long, default_value_t = 1234)]
+        seed: u64,
+        /// Bootstrap resamples.
+        #[arg(long, default_value_t = 10_000)]
+        resamples: usize,
+        /// Family-wise significance level.
+        #[arg(long, default_value_t = 0.05)]
+        alpha: f64,
     },
     /// List the built-in suites with their tags, languages, dataset licences, and whether their
     /// data is here (in a data directory, shipped with candor, or in the HF cache).
@@ -292,7 +316,7 @@ fn run(cli: Cli) -> Result<()> {
             print!("{}", candor::report::markdown(&result.report));
             let t = &result.output.timings;
             eprintln!(
-                "wrote {}/report.json, samples.jsonl and report.md ({:.1} s, {:.1} s in the model{})",
+                "wrote {}/report.json, samples.jsonl, report.md and report.html ({:.1} s, {:.1} s in the model{})",
                 out.display(),
                 t.total_s,
                 t.model_s,
@@ -304,6 +328,23 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Compare {
+            run_a,
+            run_b,
+            html,
+            fail_if_worse,
+            seed,
+            resamples,
+            alpha,
+        } => compare(
+            &run_a,
+            &run_b,
+            html.as_deref(),
+            fail_if_worse,
+            seed,
+            resamples,
+            alpha,
+        ),
         Command::Detect {
             detector,
             input,
@@ -463,6 +504,51 @@ fn logprobs(model: &CandleModel, ids: &[u32], json: bool) -> Result<()> {
             lps.len(),
             -total / lps.len() as f64
         )?;
+    }
+    Ok(())
+}
+
+/// `candor compare`: Markdown on stdout, optionally an HTML page, and exit status 2 when
+/// `--fail-if-worse` finds B significantly worse.
+fn compare(
+    a: &std::path::Path,
+    b: &std::path::Path,
+    html: Option<&std::path::Path>,
+    fail_if_worse: bool,
+    seed: u64,
+    resamples: usize,
+    alpha: f64,
+) -> Result<()> {
+    if alpha.is_nan() || alpha <= 0.0 || alpha >= 1.0 {
+        bail!("--alpha must be between 0 and 1, got {alpha}");
+    }
+    let options = candor::report::compare::CompareOptions {
+        seed,
+        resamples,
+        alpha,
+    };
+    let c = candor::report::compare::compare(a, b, &options)
+        .with_context(|| format!("cannot compare {} with {}", a.display(), b.display()))?;
+    print!("{}", candor::report::compare::markdown(&c));
+    if let Some(path) = html {
+        std::fs::write(path, candor::report::compare::html(&c))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    let worse = c.worse();
+    if fail_if_worse && !worse.is_empty() {
+        let list: Vec<String> = worse
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} ({} {:+.4}, Holm p {:.4})",
+                    d.scope, d.metric, d.diff, d.p_holm
+                )
+            })
+            .collect();
+        std::io::stdout().flush()?;
+        eprintln!("B is significantly worse than A on: {}", list.join(", "));
+        std::process::exit(2);
     }
     Ok(())
 }

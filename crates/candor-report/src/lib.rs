@@ -1,9 +1,14 @@
 //! Writing what a run found: `report.json` (a versioned schema, [`SCHEMA`]), `samples.jsonl`
-//! (one line per evaluated sample) and `report.md` (a table a person reads).
+//! (one line per evaluated sample), `report.md` (a table a person reads) and `report.html`
+//! (charts and a sample browser in one self-contained page); and [`compare`], two runs side by
+//! side with paired tests.
 //!
 //! Files are written to temporary names and renamed into place, so an interrupted or failed
 //! write never leaves a half-written report behind.
 
+pub mod compare;
+pub mod direction;
+pub mod html;
 mod markdown;
 pub mod multilingual;
 pub mod safety;
@@ -148,7 +153,7 @@ pub fn ensure_writable(dir: &Path) -> Result<(), ReportError> {
     std::fs::remove_file(&probe).map_err(io(dir))
 }
 
-/// Write `report.json`, `samples.jsonl` and `report.md` into `dir`.
+/// Write `report.json`, `samples.jsonl`, `report.md` and `report.html` into `dir`.
 pub fn write(dir: &Path, report: &Report, samples: &[ScoredSample]) -> Result<(), ReportError> {
     ensure_writable(dir)?;
     let json = serde_json::to_vec_pretty(report)?;
@@ -158,11 +163,13 @@ pub fn write(dir: &Path, report: &Report, samples: &[ScoredSample]) -> Result<()
         lines.push(b'\n');
     }
     let md = markdown(report);
+    let page = html::report(report, samples);
     // Everything is rendered before the first rename: a failure above leaves no file behind.
     let files = [
         ("report.json", json.as_slice()),
         ("samples.jsonl", lines.as_slice()),
         ("report.md", md.as_bytes()),
+        ("report.html", page.as_bytes()),
     ];
     for (name, bytes) in &files {
         let tmp = dir.join(format!(".{name}.tmp"));
