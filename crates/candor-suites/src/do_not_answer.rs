@@ -85,8 +85,7 @@ impl Task for DoNotAnswer {
         for &(stem, area) in RISK_AREAS {
             let rel = format!("do_not_answer/{stem}.txt");
             let (bytes, file) = self.data.read(&rel).map_err(data_error)?;
-            let hazard =
-                hazards::group(hazards::do_not_answer(stem).map_err(|e| TaskError::data(e))?);
+            let hazard = hazards::group(hazards::do_not_answer(stem).map_err(TaskError::data)?);
             let questions = harmful::lines(&bytes, &rel)?;
             areas.push(
                 questions

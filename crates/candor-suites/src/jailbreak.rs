@@ -130,8 +130,7 @@ impl Task for Jailbreak {
             .enumerate()
             .take(options.limit.unwrap_or(usize::MAX))
         {
-            let hazard =
-                hazards::group(hazards::multijail(&p.tags).map_err(|e| TaskError::data(e))?);
+            let hazard = hazards::group(hazards::multijail(&p.tags).map_err(TaskError::data)?);
             let missing =
                 || TaskError::data(format!("{}: prompt {} lacks a language", file.path, p.id));
             let (baseline, _) = wrap("none", i, &p.texts).ok_or_else(missing)?;

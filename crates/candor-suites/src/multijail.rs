@@ -124,8 +124,7 @@ impl Task for MultiJail {
         let params = harmful::params(options);
         let mut samples = Vec::new();
         for p in prompts.iter().take(options.limit.unwrap_or(usize::MAX)) {
-            let hazard =
-                hazards::group(hazards::multijail(&p.tags).map_err(|e| TaskError::data(e))?);
+            let hazard = hazards::group(hazards::multijail(&p.tags).map_err(TaskError::data)?);
             let english = &p.texts[0].1;
             for ((lang, text), &(_, tier)) in p.texts.iter().zip(LANGUAGES) {
                 let mut requests = vec![harmful::chat(text, &params)];

@@ -65,7 +65,7 @@ pub enum SelectError {
     #[error("cannot use task file(s) {path}: {source}")]
     TaskFile {
         path: PathBuf,
-        source: TaskFileError,
+        source: Box<TaskFileError>,
     },
 }
 
@@ -90,7 +90,7 @@ pub fn env_task_paths() -> Vec<PathBuf> {
 pub fn load_task_files(path: &Path, data: &DataDir) -> Result<Vec<Suite>, SelectError> {
     taskfile::load(path, data).map_err(|source| SelectError::TaskFile {
         path: path.to_path_buf(),
-        source,
+        source: Box::new(source),
     })
 }
 

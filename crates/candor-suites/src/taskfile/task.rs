@@ -804,7 +804,7 @@ impl Task for FileTask {
     }
 
     fn load(&self, options: &TaskOptions) -> Result<TaskData, TaskError> {
-        self.build(options).map_err(|e| TaskError::data(e))
+        self.build(options).map_err(TaskError::data)
     }
 
     fn score(
