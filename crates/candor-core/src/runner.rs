@@ -292,16 +292,21 @@ impl Plan {
 
         // The judges' requests, per judge model (scorers that share a model share batches).
         let mut judges: Vec<(Arc<dyn LanguageModel>, Unique)> = Vec::new();
-        let mut asked: HashMap<(usize, usize, usize), (usize, Vec<usize>)> = HashMap::new();
+        let mut asked: HashMap<(usize, usize, usize), Result<(usize, Vec<usize>), String>> =
+            HashMap::new();
         for (t, task) in wanted.iter().enumerate() {
             for (s, sample) in task.iter().enumerate() {
                 for (l, want) in sample.iter().enumerate() {
                     let Some(judge) = want.scorer.model() else {
                         continue;
                     };
-                    // A scorer whose requests cannot be built fails in `finish` below.
-                    let Ok(requests) = want.scorer.requests(&want.prompt, &want.output) else {
-                        continue;
+                    let requests = match want.scorer.requests(&want.prompt, &want.output) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            // Kept for `finish`, which reports it on the sample.
+                            asked.insert((t, s, l), Err(e.to_string()));
+                            continue;
+                        }
                     };
                     let j = match judges.iter().position(|(m, _)| same_model(m, &judge)) {
                         Some(j) => j,
@@ -311,7 +316,7 @@ impl Plan {
                         }
                     };
                     let ids = requests.iter().map(|r| judges[j].1.add(r)).collect();
-                    asked.insert((t, s, l), (j, ids));
+                    asked.insert((t, s, l), Ok((j, ids)));
                 }
             }
         }
@@ -336,8 +341,10 @@ impl Plan {
                             .into_iter()
                             .enumerate()
                             .map(|(l, want)| {
-                                let judged = asked.get(&(t, s, l)).map(|(j, ids)| {
-                                    ids.iter().map(|&i| answers[*j][i].clone()).collect()
+                                let judged = asked.get(&(t, s, l)).map(|a| {
+                                    a.as_ref().map_err(Clone::clone).map(|(j, ids)| {
+                                        ids.iter().map(|&i| answers[*j][i].clone()).collect()
+                                    })
                                 });
                                 finish(&want, judged)
                             })
@@ -357,9 +364,12 @@ fn same_model(a: &Arc<dyn LanguageModel>, b: &Arc<dyn LanguageModel>) -> bool {
     std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
 }
 
-/// The label of one text, from its judge's answers (`None` for a detector, or for a judge
-/// whose requests could not be built, which then reports why).
-fn finish(want: &LabelRequest, judged: Option<Vec<Result<Response, String>>>) -> Labelled {
+/// The label of one text, from its judge's answers (`None` for a detector; an error where the
+/// judge's requests could not be built).
+fn finish(
+    want: &LabelRequest,
+    judged: Option<Result<Vec<Result<Response, String>>, String>>,
+) -> Labelled {
     let scorer = &want.scorer;
     let error = |message: String| SampleError {
         scorer: scorer.name().to_string(),
@@ -367,17 +377,8 @@ fn finish(want: &LabelRequest, judged: Option<Vec<Result<Response, String>>>) ->
     };
     let answers = match judged {
         Some(answers) => answers
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()
+            .and_then(|a| a.into_iter().collect::<Result<Vec<_>, _>>())
             .map_err(error)?,
-        None if scorer.model().is_some() => {
-            // `requests` failed while planning; ask again for its error.
-            let e = scorer
-                .requests(&want.prompt, &want.output)
-                .err()
-                .map_or_else(|| "no answers".to_string(), |e| e.to_string());
-            return Err(error(e));
-        }
         None => Vec::new(),
     };
     scorer
