@@ -292,8 +292,7 @@ impl Plan {
 
         // The judges' requests, per judge model (scorers that share a model share batches).
         let mut judges: Vec<(Arc<dyn LanguageModel>, Unique)> = Vec::new();
-        let mut asked: HashMap<(usize, usize, usize), Result<(usize, Vec<usize>), String>> =
-            HashMap::new();
+        let mut asked: HashMap<(usize, usize, usize), Asked> = HashMap::new();
         for (t, task) in wanted.iter().enumerate() {
             for (s, sample) in task.iter().enumerate() {
                 for (l, want) in sample.iter().enumerate() {
@@ -356,6 +355,10 @@ impl Plan {
         Ok(labelled)
     }
 }
+
+/// Which judge (by index) and which of its requests a label needs, or why its requests could
+/// not be built.
+type Asked = Result<(usize, Vec<usize>), String>;
 
 /// A label, or why its scorer failed.
 type Labelled = Result<ScorerOutput, SampleError>;
