@@ -3,8 +3,9 @@
 //! and what the journal costs: the same run without a journal and with a fresh one (every
 //! batch recorded), alternated. Prints a Markdown table.
 //!
-//! `cargo bench --bench runner [-- --quantized] [--reps N] [--limit N]` (model: `$CANDOR_BENCH_MODEL`,
-//! else the shared SmolLM2 GGUF; data: `$CANDOR_DATA`, else `../shared/datasets`).
+//! `cargo bench --bench runner [-- --quantized] [--reps N] [--limit N] [--per-call N]` (model:
+//! `$CANDOR_BENCH_MODEL`, else the shared SmolLM2 GGUF; data: `$CANDOR_DATA`, else
+//! `../shared/datasets`).
 //! `--quantized` adds rows for quantized weights, which take about ten times longer.
 
 use std::path::PathBuf;
@@ -23,20 +24,18 @@ fn main() {
         .map(DataDir::new)
         .unwrap_or_else(|| DataDir::new(shared.join("datasets")));
     let args: Vec<String> = std::env::args().collect();
-    let reps: usize = args
-        .iter()
-        .position(|a| a == "--reps")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2);
-    let limit: usize = args
-        .iter()
-        .position(|a| a == "--limit")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(200);
+    let number = |flag: &str, default: usize| -> usize {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default)
+    };
+    let reps = number("--reps", 2);
+    let limit = number("--limit", 200);
+    let per_call = number("--per-call", candor::RunConfig::default().requests_per_call);
     println!(
-        "model: {} · truthfulqa_mc --limit {limit} · {reps} runs each, alternated\n",
+        "model: {} · truthfulqa_mc --limit {limit} · {per_call} requests per call · {reps} runs each, alternated\n",
         model_path.display()
     );
     println!("| weights | journal | total s | model s | harness s | data load s | requests (unique) | questions/s |");
@@ -65,7 +64,8 @@ fn main() {
                 let mut eval = Evaluation::new(Arc::clone(&model))
                     .suites(["truthfulqa_mc"])
                     .data_dir(data.clone())
-                    .limit(limit);
+                    .limit(limit)
+                    .requests_per_call(per_call);
                 if journal {
                     eval = eval.output(&dir);
                 }

@@ -1,6 +1,7 @@
 //! Evaluate the default model on the quick suites and write a report, from Rust.
 //!
-//! `cargo run --release --example quickstart` (data: `$CANDOR_DATA` or `../shared/datasets`)
+//! `cargo run --release --example quickstart` (the quick suites' data ships with candor;
+//! `$CANDOR_DATA` or `../shared/datasets` are read first when present)
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .suites(["truthfulqa_mc", "xcopa", "xstest"])
         .limit(20)
         .progress(true)
-        .output("quickstart-report") // journal while it runs; report.json, samples.jsonl, report.md
+        .output("quickstart-report") // journal while it runs; then report.json, samples.jsonl, report.md, report.html
         .run()?;
     println!("{}", candor::report::markdown(&result.report));
     Ok(())
