@@ -4,8 +4,8 @@
 # model may come from CANDOR_MODELS (CI has no network); the data may not: the quick suites'
 # data ships with candor. Checks that the run wrote its reports.
 #
-# Compiled dependencies are reused across runs through CARGO_TARGET_DIR (default: target/
-# fresh-clone in this checkout), so a later run rebuilds only the workspace crates.
+# Compiled dependencies are shared with this checkout's release builds through CARGO_TARGET_DIR
+# (default: this checkout's target/), so only the workspace crates are built again.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -23,7 +23,7 @@ unset CANDOR_DATA CANDOR_SHARED CANDOR_TASKS
 # An empty HF cache, and no downloads: the quick suites must run from what ships.
 export HF_HOME="$work/hf" HF_HUB_OFFLINE=1
 unset HF_HUB_CACHE
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target/fresh-clone}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
 
 cmd="$(grep -m1 -E '^cargo run --release -p candor-cli -- run ' README.md)"
 if [ -z "$cmd" ]; then

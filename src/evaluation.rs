@@ -13,6 +13,9 @@ use candor_journal::SqliteJournal;
 use candor_report::{Environment, Report, ReportError};
 use candor_suites::{Scorers, SelectError, Suite};
 
+/// The seed of a run that names none, the CLI's as well (lm-evaluation-harness's default).
+pub const DEFAULT_SEED: u64 = 1234;
+
 /// The journal's file in a run's output folder.
 pub const JOURNAL_FILE: &str = "journal.sqlite";
 /// The cache's file in a `--cache` folder.
@@ -96,7 +99,10 @@ impl Evaluation {
             scorers: None,
             judge: None,
             data: None,
-            options: TaskOptions::default(),
+            options: TaskOptions {
+                seed: DEFAULT_SEED,
+                ..TaskOptions::default()
+            },
             requests_per_call: RunConfig::default().requests_per_call,
             progress: false,
             output: None,

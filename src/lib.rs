@@ -50,4 +50,6 @@ pub use candor_suites::{Scorers, Suite};
 
 mod evaluation;
 
-pub use evaluation::{EvaluateError, Evaluated, Evaluation, CACHE_FILE, JOURNAL_FILE};
+pub use evaluation::{
+    EvaluateError, Evaluated, Evaluation, CACHE_FILE, DEFAULT_SEED, JOURNAL_FILE,
+};

@@ -47,7 +47,7 @@ enum Command {
         #[arg(long)]
         limit: Option<usize>,
         /// Seed of few-shot draws and sampling.
-        #[arg(long, default_value_t = 1234)]
+        #[arg(long, default_value_t = candor::DEFAULT_SEED)]
         seed: u64,
         /// Few-shot examples per prompt, for tasks that support them.
         #[arg(long)]
