@@ -27,11 +27,12 @@ fn shared_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
 }
 
-fn load(weights: WeightFormat, prefix_sharing: bool) -> CandleModel {
+fn load(weights: WeightFormat, prefix_sharing: bool, candle_kernels: bool) -> CandleModel {
     let files = hub::local(&model_path()).expect("benchmark model (set CANDOR_BENCH_MODEL)");
     let opts = LoadOptions {
         weights,
         prefix_sharing,
+        candle_kernels,
         ..LoadOptions::default()
     };
     CandleModel::load_files(&files, &opts).expect("model loads")
@@ -74,8 +75,18 @@ fn main() {
         threads.map_or("all cores".to_string(), |n: usize| n.to_string())
     );
     println!("\n| measurement | weights | result |\n|---|---|---|");
-    for weights in [WeightFormat::F32, WeightFormat::Quantized] {
-        let model = load(weights, true);
+    // Quantized weights twice: multiplied by candle's kernels and by candor's.
+    for (weights, candle_kernels) in [
+        (WeightFormat::F32, false),
+        (WeightFormat::Quantized, true),
+        (WeightFormat::Quantized, false),
+    ] {
+        let model = load(weights, true, candle_kernels);
+        let label = if candle_kernels {
+            "quantized (candle kernels)".to_string()
+        } else {
+            model.info().weights.clone()
+        };
         let tok = model.tokenizer().expect("tokenizer");
         let ids: Vec<u32> = tok
             .encode(&TEXT.repeat(12))
@@ -97,7 +108,7 @@ fn main() {
             model.generate_ids(&ids, &one, false).unwrap();
         });
         println!(
-            "| prefill, 512 tokens | {weights} | {:.1} tok/s ({prefill:.2} s) |",
+            "| prefill, 512 tokens | {label} | {:.1} tok/s ({prefill:.2} s) |",
             512.0 / prefill
         );
         let n = 64;
@@ -113,7 +124,7 @@ fn main() {
             model.generate_ids(short, &many, false).unwrap();
         });
         println!(
-            "| decode, {n} tokens after a 16-token prompt | {weights} | {:.1} tok/s |",
+            "| decode, {n} tokens after a 16-token prompt | {label} | {:.1} tok/s |",
             n as f64 / (all - first)
         );
     }
@@ -150,7 +161,7 @@ Q: Where were the 1992 Olympics held?\nA: The 1992 Olympics were held in Barcelo
         .collect();
     for weights in [WeightFormat::F32] {
         for sharing in [false, true] {
-            let model = load(weights, sharing);
+            let model = load(weights, sharing, false);
             let runs = if quick { 1 } else { 3 };
             let secs = time(runs, || {
                 model.loglikelihood(&requests).unwrap();

@@ -34,6 +34,10 @@ pub struct LoadOptions {
     /// Compute a context shared by several continuations once (on by default; off only to
     /// measure what it saves).
     pub prefix_sharing: bool,
+    /// Quantized matmuls through candle's kernels rather than candor's own (`candor-kernels`),
+    /// to compare the two. candor's cover Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 on the CPU; other
+    /// formats, and every format on a GPU, always go through candle.
+    pub candle_kernels: bool,
     pub hub: HubOptions,
 }
 
@@ -45,6 +49,7 @@ impl Default for LoadOptions {
             memory_budget: None,
             batch_size: 16,
             prefix_sharing: true,
+            candle_kernels: false,
             hub: HubOptions::from_env(),
         }
     }
@@ -192,6 +197,7 @@ impl CandleModel {
                     opts.weights,
                     budget,
                     &opts.device,
+                    !opts.candle_kernels,
                 )?;
                 let info = (
                     store.parameter_count(),
@@ -958,8 +964,12 @@ fn rolling_windows(seq: &[u32], max: usize) -> Vec<ScoreJob> {
     jobs
 }
 
+/// How weights are held, and for quantized ones which kernels multiply them (their results
+/// differ in rounding, so the label is part of the model's identity in a journal).
 fn weights_label(store: &WeightStore) -> String {
-    if store.quantized {
+    if store.own_kernels {
+        format!("quantized ({} kernels)", candor_kernels::kernel())
+    } else if store.quantized {
         "quantized".into()
     } else {
         format!("{:?}", store.dtype).to_lowercase()

@@ -6,10 +6,11 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Shape, Tensor};
+use candor_kernels::{Format, QuantMatrix};
 
 use crate::{Error, Result};
 
@@ -59,17 +60,69 @@ impl std::fmt::Display for WeightFormat {
     }
 }
 
-/// A linear layer `y = x·Wᵀ + b`, quantized or dense.
+/// A linear layer `y = x·Wᵀ + b`: quantized (candor's kernels or candle's) or dense.
 #[derive(Clone, Debug)]
 pub(crate) enum Linear {
+    Kernel(KernelMatmul, Option<Tensor>),
     Quantized(QMatMul, Option<Tensor>),
     Dense(Tensor, Option<Tensor>),
+}
+
+/// The formats candor's kernels multiply.
+fn kernel_format(t: GgmlDType) -> Option<Format> {
+    Some(match t {
+        GgmlDType::Q4_0 => Format::Q4_0,
+        GgmlDType::Q4_1 => Format::Q4_1,
+        GgmlDType::Q5_0 => Format::Q5_0,
+        GgmlDType::Q5_1 => Format::Q5_1,
+        GgmlDType::Q8_0 => Format::Q8_0,
+        _ => return None,
+    })
+}
+
+/// A quantized matrix multiplied by candor's kernels, as a candle op on f32 activations.
+#[derive(Clone, Debug)]
+pub(crate) struct KernelMatmul(Arc<QuantMatrix>);
+
+impl CustomOp1 for KernelMatmul {
+    fn name(&self) -> &'static str {
+        "candor-kernels-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("candor's quantized matmul takes f32 activations")
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("candor's quantized matmul takes contiguous activations")
+        };
+        let mut dims = layout.shape().dims().to_vec();
+        match dims.last_mut() {
+            Some(last) if *last == self.0.cols() => *last = self.0.rows(),
+            _ => candle_core::bail!(
+                "activations of shape {:?} for a {}×{} matrix",
+                layout.shape(),
+                self.0.rows(),
+                self.0.cols()
+            ),
+        }
+        let y = self
+            .0
+            .matmul(&data[start..end])
+            .map_err(candle_core::Error::wrap)?;
+        Ok((CpuStorage::F32(y), Shape::from(dims)))
+    }
 }
 
 impl Linear {
     /// `x`: (..., in) → (..., out).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (y, bias) = match self {
+            Linear::Kernel(w, b) => (x.contiguous()?.apply_op1_no_bwd(w)?, b),
             Linear::Quantized(w, b) => (w.forward(x)?, b),
             Linear::Dense(w, b) => {
                 let dims = x.dims().to_vec();
@@ -107,6 +160,8 @@ pub(crate) struct WeightStore {
     pub dtype: DType,
     /// Whether matmul weights stay quantized.
     pub quantized: bool,
+    /// Whether candor's kernels multiply the quantized weights whose format they know.
+    pub own_kernels: bool,
 }
 
 impl WeightStore {
@@ -117,6 +172,7 @@ impl WeightStore {
         format: WeightFormat,
         memory_budget: u64,
         device: &Device,
+        own_kernels: bool,
     ) -> Result<Self> {
         let file = File::open(path).map_err(Error::io(path))?;
         let (dtype, quantized) = match format {
@@ -143,6 +199,7 @@ impl WeightStore {
             device: device.clone(),
             dtype,
             quantized,
+            own_kernels: quantized && own_kernels && device.is_cpu(),
         })
     }
 
@@ -193,6 +250,7 @@ impl WeightStore {
             device: device.clone(),
             dtype,
             quantized: false,
+            own_kernels: false,
         })
     }
 
@@ -274,6 +332,17 @@ impl WeightStore {
         };
         if self.quantized {
             let q = self.qtensor(&weight)?;
+            if let Some(format) = kernel_format(q.dtype()).filter(|_| self.own_kernels) {
+                let (rows, cols) = q.shape().dims2()?;
+                let matrix =
+                    QuantMatrix::from_gguf(format, rows, cols, &q.data()?).map_err(|e| {
+                        Error::BadGguf {
+                            path: self.path.clone(),
+                            reason: format!("tensor '{weight}': {e}"),
+                        }
+                    })?;
+                return Ok(Linear::Kernel(KernelMatmul(Arc::new(matrix)), bias));
+            }
             let keeps_f32 = matches!(q.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16);
             if !keeps_f32 {
                 return Ok(Linear::Quantized(QMatMul::from_qtensor(q)?, bias));

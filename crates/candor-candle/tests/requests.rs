@@ -186,7 +186,7 @@ fn auto_weights_follow_the_memory_budget() {
         };
         CandleModel::load_files(&ModelFiles::Gguf(path.clone()), &opts).unwrap()
     };
-    assert_eq!(load(1 << 20).info().weights, "quantized");
+    assert!(load(1 << 20).info().weights.starts_with("quantized"));
     assert_eq!(load(4 << 30).info().weights, "f32");
 }
 

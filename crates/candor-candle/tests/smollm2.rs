@@ -14,15 +14,30 @@ use common::{f64s, read_json, shared, smollm2_path, u32s};
 fn model(weights: WeightFormat) -> Option<&'static CandleModel> {
     static F32: OnceLock<CandleModel> = OnceLock::new();
     static QUANT: OnceLock<CandleModel> = OnceLock::new();
-    let path = smollm2_path()?;
     let cell = match weights {
         WeightFormat::F32 => &F32,
         _ => &QUANT,
     };
+    load(cell, weights, false)
+}
+
+/// Quantized weights multiplied by candle's kernels instead of candor's.
+fn candle_quantized() -> Option<&'static CandleModel> {
+    static CANDLE: OnceLock<CandleModel> = OnceLock::new();
+    load(&CANDLE, WeightFormat::Quantized, true)
+}
+
+fn load(
+    cell: &'static OnceLock<CandleModel>,
+    weights: WeightFormat,
+    candle_kernels: bool,
+) -> Option<&'static CandleModel> {
+    let path = smollm2_path()?;
     Some(cell.get_or_init(|| {
         let files = candor_candle::hub::local(&path).expect("model file");
         let opts = LoadOptions {
             weights,
+            candle_kernels,
             ..LoadOptions::default()
         };
         CandleModel::load_files(&files, &opts).expect("SmolLM2 loads")
@@ -100,41 +115,56 @@ fn f32_weights_reproduce_the_greedy_chat() {
 
 #[test]
 fn quantized_weights_stay_within_the_statistical_bounds() {
-    let (Some(model), Some(reference)) = (model(WeightFormat::Quantized), reference()) else {
+    let (Some(model), Some(candle), Some(reference)) = (
+        model(WeightFormat::Quantized),
+        candle_quantized(),
+        reference(),
+    ) else {
         return;
     };
-    assert_eq!(model.info().weights, "quantized");
+    assert!(
+        model.info().weights.starts_with("quantized ("),
+        "candor's kernels multiply Q4_1: {}",
+        model.info().weights
+    );
+    assert_eq!(candle.info().weights, "quantized");
     for text in reference["texts"].as_array().unwrap() {
         let ids = u32s(&text["token_ids"]);
-        let got: Vec<f64> = model
-            .token_logprobs(&ids)
-            .unwrap()
-            .iter()
-            .map(|&x| f64::from(x))
-            .collect();
         let want = f64s(&text["next_token_logprobs"]);
-        let n = want.len() as f64;
-        let mean = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .sum::<f64>()
-            / n;
-        let max = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
-        let r = pearson(&got, &want);
-        let dtotal = (got.iter().sum::<f64>() - want.iter().sum::<f64>()).abs();
-        eprintln!("quantized {}: mean |Δ| {mean:.3}, max |Δ| {max:.3}, r {r:.4}, |Δ total| {dtotal:.3} over {n} tokens", text["name"]);
-        assert!(
-            mean <= 0.2 && r >= 0.99,
-            "{}: mean {mean}, r {r}",
-            text["name"]
-        );
-        assert!(max <= 2.5, "{}: max {max}", text["name"]);
-        assert!(dtotal <= 0.05 * n, "{}: total diff {dtotal}", text["name"]);
+        for (kernels, model) in [("candor", model), ("candle", candle)] {
+            let got: Vec<f64> = model
+                .token_logprobs(&ids)
+                .unwrap()
+                .iter()
+                .map(|&x| f64::from(x))
+                .collect();
+            let n = want.len() as f64;
+            let mean = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f64>()
+                / n;
+            let max = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            let r = pearson(&got, &want);
+            let dtotal = (got.iter().sum::<f64>() - want.iter().sum::<f64>()).abs();
+            eprintln!("quantized, {kernels} kernels, {}: mean |Δ| {mean:.3}, max |Δ| {max:.3}, r {r:.4}, |Δ total| {dtotal:.3} over {n} tokens", text["name"]);
+            assert!(
+                mean <= 0.1 && r >= 0.99,
+                "{kernels} {}: mean {mean}, r {r}",
+                text["name"]
+            );
+            assert!(max <= 2.5, "{kernels} {}: max {max}", text["name"]);
+            assert!(
+                dtotal <= 0.05 * n,
+                "{kernels} {}: total diff {dtotal}",
+                text["name"]
+            );
+        }
     }
     let chat = &reference["chat_greedy"];
     let margins = f64s(&chat["top1_minus_top2_logit"]);
@@ -247,26 +277,38 @@ fn prefix_sharing_gap(model: &CandleModel) -> f64 {
 
 #[test]
 fn quantized_scores_are_measured_and_repeatable() {
-    let (Some(model), Some(reference)) = (model(WeightFormat::Quantized), reference()) else {
+    let (Some(model), Some(candle), Some(reference)) = (
+        model(WeightFormat::Quantized),
+        candle_quantized(),
+        reference(),
+    ) else {
         return;
     };
     let jobs = mixed_jobs(&reference);
-    let first = model.score(&jobs).unwrap();
-    let again = model.score(&jobs).unwrap();
-    for (a, b) in first.iter().zip(&again) {
-        assert_eq!(
-            a.logprobs, b.logprobs,
-            "the same batch must give bit-identical scores"
-        );
-    }
-    let mut worst = 0f64;
-    for (job, batched) in jobs.iter().zip(&first) {
-        let alone = model.score(std::slice::from_ref(job)).unwrap().remove(0);
-        worst = worst.max(max_diff(&alone.logprobs, &batched.logprobs));
-    }
-    eprintln!("quantized alone vs batch of 16: max |Δ| per token {worst:.3}");
-    eprintln!(
-        "quantized shared prefix vs from scratch: max |Δ| {:.3}",
-        prefix_sharing_gap(model)
-    );
+    // Largest per-token difference between each job alone and inside the batch of 16.
+    let batch_gap = |model: &CandleModel| {
+        let together = model.score(&jobs).unwrap();
+        let again = model.score(&jobs).unwrap();
+        for (a, b) in together.iter().zip(&again) {
+            assert_eq!(
+                a.logprobs, b.logprobs,
+                "the same batch must give bit-identical scores"
+            );
+        }
+        jobs.iter()
+            .zip(&together)
+            .map(|(job, batched)| {
+                let alone = model.score(std::slice::from_ref(job)).unwrap().remove(0);
+                max_diff(&alone.logprobs, &batched.logprobs)
+            })
+            .fold(0.0, f64::max)
+    };
+    let (ours, theirs) = (batch_gap(model), batch_gap(candle));
+    let sharing = prefix_sharing_gap(model);
+    eprintln!("quantized alone vs batch of 16, max |Δ| per token: {ours:.2e} with candor's kernels, {theirs:.3} with candle's");
+    eprintln!("quantized shared prefix vs from scratch (candor's kernels): max |Δ| {sharing:.2e}");
+    // candor's matmuls are batch-invariant (candor-kernels' tests), but the f32 attention
+    // around them is not bit-exact across padded lengths, and 8-bit rounding amplifies its
+    // last-bit differences: the gap stays of the order of candle's.
+    assert!(ours.is_finite() && sharing.is_finite());
 }

@@ -1,0 +1,83 @@
+//! Activations quantized per row and per block of 32 (llama.cpp's Q8_1): each block's values
+//! become `s·a` with 8-bit integers `a` and `s = max|x| / 127`.
+
+use crate::format::BLOCK;
+use crate::KernelError;
+
+/// Rows of activations quantized for one matrix product. A row's numbers depend on that row
+/// alone: this is what makes the product's rows independent of the batch.
+pub struct QuantizedRows {
+    pub(crate) rows: usize,
+    pub(crate) pairs: usize,
+    /// `a`: `64·pairs` per row (a padding block is zero).
+    pub(crate) values: Vec<i8>,
+    /// `s` of each block, `2·pairs` per row.
+    pub(crate) scales: Vec<f32>,
+    /// `s·Σa` of each block, `2·pairs` per row.
+    pub(crate) sums: Vec<f32>,
+    /// `s` of each pair's blocks spread over 16 lanes (8 each), `16·pairs` per row.
+    pub(crate) lanes: Vec<f32>,
+}
+
+impl QuantizedRows {
+    /// Quantizes `x`, rows of `cols` values (`cols` a multiple of 32).
+    pub fn new(x: &[f32], cols: usize) -> Result<Self, KernelError> {
+        if cols == 0 || !x.len().is_multiple_of(cols) || !cols.is_multiple_of(BLOCK) {
+            return Err(KernelError::InputLength { len: x.len(), cols });
+        }
+        let rows = x.len() / cols;
+        let pairs = (cols / BLOCK).div_ceil(2);
+        let mut out = Self {
+            rows,
+            pairs,
+            values: vec![0; rows * pairs * 2 * BLOCK],
+            scales: vec![0.0; rows * 2 * pairs],
+            sums: vec![0.0; rows * 2 * pairs],
+            lanes: vec![0.0; rows * 16 * pairs],
+        };
+        let n = 2 * pairs; // blocks per row, padding included
+        for (i, row) in x.chunks_exact(cols).enumerate() {
+            let values = &mut out.values[i * n * BLOCK..][..n * BLOCK];
+            let scales = &mut out.scales[i * n..][..n];
+            let sums = &mut out.sums[i * n..][..n];
+            let lanes = &mut out.lanes[i * 8 * n..][..8 * n];
+            for (b, block) in row.chunks_exact(BLOCK).enumerate() {
+                let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let s = amax / 127.0;
+                let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
+                let mut sum = 0i32;
+                for (a, &v) in values[b * BLOCK..][..BLOCK].iter_mut().zip(block) {
+                    *a = (v * inv).round() as i8;
+                    sum += *a as i32;
+                }
+                scales[b] = s;
+                sums[b] = s * sum as f32;
+                lanes[(b / 2) * 16 + (b % 2) * 8..][..8].fill(s);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub(crate) fn row(&self, i: usize) -> ActRow<'_> {
+        let n = 2 * self.pairs;
+        ActRow {
+            values: &self.values[i * n * BLOCK..][..n * BLOCK],
+            scales: &self.scales[i * n..][..n],
+            sums: &self.sums[i * n..][..n],
+            lanes: &self.lanes[i * 8 * n..][..8 * n],
+        }
+    }
+}
+
+/// One quantized activation row.
+#[derive(Clone, Copy)]
+pub(crate) struct ActRow<'a> {
+    pub values: &'a [i8],
+    pub scales: &'a [f32],
+    pub sums: &'a [f32],
+    pub lanes: &'a [f32],
+}

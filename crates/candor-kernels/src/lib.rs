@@ -1,0 +1,44 @@
+//! Quantized matrix products `y = x·Wᵀ` for the GGUF block formats Q4_0, Q4_1, Q5_0, Q5_1 and
+//! Q8_0, on the CPU.
+//!
+//! Every weight block of 32 is stored as unsigned integers `w` with a scale `d` and an offset
+//! `c`, so that its values are `d·w + c` (Q4_0: `c = −8d`; Q4_1: `c = m`; Q8_0: `w = q + 128`,
+//! `c = −128d` ...). Each activation row is quantized on its own, per block of 32, to 8-bit
+//! integers `a` with a scale `s` (as llama.cpp's Q8_1), and a block's contribution is
+//! `d·s·Σ w·a + c·s·Σ a`: an exact integer dot product plus two products of scales.
+//!
+//! **Batch invariance by construction**: a row's quantization depends on that row alone, and
+//! each (row, column) result is accumulated in the same order whatever other rows share the
+//! call, so a row's outputs are bit-identical alone and inside any batch. The kernel is chosen
+//! once per process at run time (AVX-512 VNNI where the CPU has it, else the portable
+//! reference; `CANDOR_KERNELS=reference` forces the latter).
+
+mod activation;
+mod format;
+mod kernel;
+mod reference;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
+
+pub use activation::QuantizedRows;
+pub use format::{Format, QuantMatrix};
+pub use kernel::{kernel, Kernel};
+
+/// Why a matrix cannot be built or multiplied.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("{format:?} needs a row length that is a multiple of 32, not {cols}")]
+    RowLength { format: Format, cols: usize },
+    #[error("{format:?} data of a {rows}×{cols} matrix takes {expected} bytes, not {actual}")]
+    DataLength {
+        format: Format,
+        rows: usize,
+        cols: usize,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("this CPU cannot run the {0:?} kernel")]
+    Unsupported(Kernel),
+    #[error("an input of {len} values is not a whole number of rows of {cols}")]
+    InputLength { len: usize, cols: usize },
+}

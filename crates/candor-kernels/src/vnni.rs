@@ -1,0 +1,62 @@
+//! AVX-512 VNNI: a pair of blocks per step, `vpdpbusd` over 64 unsigned weights and 64 signed
+//! activations into 16 lanes (8 per block), each lane's integer sum scaled and accumulated in
+//! its own f32 lane. The order of operations per (row, column) is fixed by the block order
+//! alone, never by `R`, so rows are bit-identical in any tile.
+
+use core::arch::x86_64::*;
+
+use crate::activation::ActRow;
+use crate::format::WeightRow;
+
+pub(crate) fn supported() -> bool {
+    is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vl")
+        && is_x86_feature_detected!("avx512vnni")
+}
+
+/// The dot products of one weight row with `R` activation rows.
+///
+/// # Safety
+/// The CPU must have the features [`supported`] checks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn dots<const R: usize>(w: WeightRow, rows: [ActRow; R]) -> [f32; R] {
+    let pairs = w.scales.len() / 2;
+    // Lanes 0..8 take the first block's scale, 8..16 the second's.
+    let spread = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    let nibble = _mm256_set1_epi8(0x0f);
+    let mut acc = [_mm512_setzero_ps(); R];
+    for q in 0..pairs {
+        let weights = if w.nibbles {
+            let v = _mm256_loadu_si256(w.weights.as_ptr().add(q * 32).cast());
+            let lo = _mm256_and_si256(v, nibble);
+            let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), nibble);
+            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+        } else {
+            _mm512_loadu_si512(w.weights.as_ptr().add(q * 64).cast())
+        };
+        let two = _mm_castpd_ps(_mm_load_sd(w.scales.as_ptr().add(2 * q).cast()));
+        let d = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(two));
+        for (acc, a) in acc.iter_mut().zip(&rows) {
+            let x = _mm512_loadu_si512(a.values.as_ptr().add(q * 64).cast());
+            let sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), weights, x);
+            let s = _mm512_loadu_ps(a.lanes.as_ptr().add(q * 16));
+            *acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), s), d, *acc);
+        }
+    }
+    let blocks = 2 * pairs;
+    let mut offsets = [_mm512_setzero_ps(); R];
+    for b in (0..blocks).step_by(16) {
+        let mask: __mmask16 = if blocks - b >= 16 {
+            u16::MAX
+        } else {
+            (1u16 << (blocks - b)) - 1
+        };
+        let c = _mm512_maskz_loadu_ps(mask, w.offsets.as_ptr().add(b));
+        for (off, a) in offsets.iter_mut().zip(&rows) {
+            let s = _mm512_maskz_loadu_ps(mask, a.sums.as_ptr().add(b));
+            *off = _mm512_fmadd_ps(c, s, *off);
+        }
+    }
+    std::array::from_fn(|r| _mm512_reduce_add_ps(acc[r]) + _mm512_reduce_add_ps(offsets[r]))
+}

@@ -1,0 +1,176 @@
+//! The kernels against candle's quantizer and dequantizer, against the reference kernel, and
+//! alone vs in batches.
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+use candor_kernels::{Format, Kernel, KernelError, QuantMatrix};
+
+const FORMATS: [(Format, GgmlDType); 5] = [
+    (Format::Q4_0, GgmlDType::Q4_0),
+    (Format::Q4_1, GgmlDType::Q4_1),
+    (Format::Q5_0, GgmlDType::Q5_0),
+    (Format::Q5_1, GgmlDType::Q5_1),
+    (Format::Q8_0, GgmlDType::Q8_0),
+];
+
+/// Deterministic values in about [-1, 1], with some rows scaled up and a few exact zeros.
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|i| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let v = (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0;
+            if i % 97 == 5 {
+                0.0
+            } else if i % 61 < 3 {
+                8.0 * v
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
+/// A random matrix quantized by candle, and candle's dequantized copy of it.
+fn quantized(format: GgmlDType, rows: usize, cols: usize, seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let t = Tensor::from_vec(values(rows * cols, seed), (rows, cols), &Device::Cpu).unwrap();
+    let q = QTensor::quantize(&t, format).unwrap();
+    let dense = q.dequantize(&Device::Cpu).unwrap();
+    (
+        q.data().unwrap().into_owned(),
+        dense.flatten_all().unwrap().to_vec1().unwrap(),
+    )
+}
+
+const SHAPES: [(usize, usize); 5] = [(1, 32), (3, 64), (17, 96), (5, 576), (33, 1536)];
+
+#[test]
+fn unpacked_weights_equal_candles_dequantized_ones() {
+    for (format, ggml) in FORMATS {
+        for (seed, &(rows, cols)) in SHAPES.iter().enumerate() {
+            let (data, dense) = quantized(ggml, rows, cols, seed as u64);
+            let m = QuantMatrix::from_gguf(format, rows, cols, &data).unwrap();
+            for j in 0..rows {
+                for (i, (a, b)) in m
+                    .dequantize_row(j)
+                    .iter()
+                    .zip(&dense[j * cols..])
+                    .enumerate()
+                {
+                    // d·w + c and d·(w − z) round differently in the last bit.
+                    assert!(
+                        (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                        "{format:?} {rows}×{cols} row {j} value {i}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_kernel_agrees_with_the_reference_and_with_dequantized_f32() {
+    let kernels = Kernel::available();
+    eprintln!("kernels on this CPU: {kernels:?}");
+    for (format, ggml) in FORMATS {
+        for (seed, &(rows, cols)) in SHAPES.iter().enumerate() {
+            let (data, dense) = quantized(ggml, rows, cols, 100 + seed as u64);
+            let m = QuantMatrix::from_gguf(format, rows, cols, &data).unwrap();
+            for batch in [1, 2, 5, 9] {
+                let x = values(batch * cols, 7 + seed as u64 * 13 + batch as u64);
+                let reference = m.matmul_with(Kernel::Reference, &x).unwrap();
+                for &kernel in &kernels {
+                    let y = m.matmul_with(kernel, &x).unwrap();
+                    for i in 0..batch {
+                        let xi = &x[i * cols..][..cols];
+                        for j in 0..rows {
+                            let wj = &dense[j * cols..][..cols];
+                            let exact: f64 =
+                                xi.iter().zip(wj).map(|(a, b)| *a as f64 * *b as f64).sum();
+                            // Activations round to s/2 per value, s = max|x| / 127 per block.
+                            let bound: f64 = xi
+                                .chunks(32)
+                                .zip(wj.chunks(32))
+                                .map(|(xb, wb)| {
+                                    let s = xb.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+                                    s as f64 / 2.0 * wb.iter().map(|w| w.abs() as f64).sum::<f64>()
+                                })
+                                .sum();
+                            let magnitude: f64 =
+                                xi.iter().zip(wj).map(|(a, b)| (*a * *b).abs() as f64).sum();
+                            let (got, want) = (y[i * rows + j] as f64, reference[i * rows + j]);
+                            assert!(
+                                (got - exact).abs() <= bound * 1.01 + 1e-5 * magnitude,
+                                "{kernel:?} {format:?} {rows}×{cols}, row {i} col {j}: {got} vs exact {exact} (bound {bound})"
+                            );
+                            assert!(
+                                (got - want as f64).abs() <= 1e-5 * magnitude + 1e-6,
+                                "{kernel:?} {format:?} {rows}×{cols}, row {i} col {j}: {got} vs reference {want}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_row_is_bit_identical_alone_and_inside_any_batch() {
+    let (rows, cols) = (37, 576);
+    for (format, ggml) in FORMATS {
+        let (data, _) = quantized(ggml, rows, cols, 42);
+        let m = QuantMatrix::from_gguf(format, rows, cols, &data).unwrap();
+        // 16 rows of mixed magnitude; row 0 is the one followed.
+        let batch: Vec<f32> = (0..16)
+            .flat_map(|r| {
+                values(cols, 1000 + r)
+                    .into_iter()
+                    .map(move |v| v * (1 + r % 5) as f32)
+            })
+            .collect();
+        for kernel in Kernel::available() {
+            let alone = m.matmul_with(kernel, &batch[..cols]).unwrap();
+            for size in [1, 3, 16] {
+                for position in [0, size / 2, size - 1] {
+                    // Row 0 at `position` among `size` rows.
+                    let mut x: Vec<f32> = batch[cols..][..(size - 1) * cols].to_vec();
+                    x.splice(
+                        position * cols..position * cols,
+                        batch[..cols].iter().copied(),
+                    );
+                    let y = m.matmul_with(kernel, &x).unwrap();
+                    let row = &y[position * rows..][..rows];
+                    assert!(
+                        row.iter()
+                            .zip(&alone)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{kernel:?} {format:?}: row at {position} of {size} differs from alone"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_shapes_are_refused_with_the_numbers() {
+    let err = QuantMatrix::from_gguf(Format::Q4_0, 2, 40, &[0; 36]).unwrap_err();
+    assert!(
+        matches!(err, KernelError::RowLength { cols: 40, .. }),
+        "{err}"
+    );
+    let err = QuantMatrix::from_gguf(Format::Q4_1, 2, 64, &[0; 79]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Q4_1 data of a 2×64 matrix takes 80 bytes, not 79"
+    );
+    let m = QuantMatrix::from_gguf(Format::Q8_0, 1, 32, &[0; 34]).unwrap();
+    let err = m.matmul(&[1.0; 33]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "an input of 33 values is not a whole number of rows of 32"
+    );
+}
