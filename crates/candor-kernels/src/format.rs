@@ -84,10 +84,11 @@ pub struct QuantMatrix {
     /// Block pairs per row.
     pub(crate) pairs: usize,
     pub(crate) weights: Vec<u8>,
-    /// `d` of each block, `2·pairs` per row.
-    pub(crate) scales: Vec<f32>,
-    /// `c` of each block, `2·pairs` per row.
-    pub(crate) offsets: Vec<f32>,
+    /// `d` of each block, `2·pairs` per row (f16 as in the file: decode reads less memory).
+    pub(crate) scales: Vec<f16>,
+    /// `c` of each block, `2·pairs` per row (exact in f16: `m` is stored so, and `−z·d` is a
+    /// power-of-two multiple of `d`).
+    pub(crate) offsets: Vec<f16>,
 }
 
 impl QuantMatrix {
@@ -115,14 +116,22 @@ impl QuantMatrix {
         let pairs = blocks.div_ceil(2);
         let pair_bytes = if format.nibbles() { BLOCK } else { 2 * BLOCK };
         let mut weights = vec![0u8; rows * pairs * pair_bytes];
-        let mut scales = vec![0f32; rows * 2 * pairs];
-        let mut offsets = vec![0f32; rows * 2 * pairs];
+        let mut scales = vec![f16::ZERO; rows * 2 * pairs];
+        let mut offsets = vec![f16::ZERO; rows * 2 * pairs];
         let mut w = [0u8; BLOCK];
         for (i, block) in data.chunks_exact(format.block_bytes()).enumerate() {
             let (row, b) = (i / blocks, i % blocks);
             let (d, c) = format.decode(block, &mut w);
-            scales[row * 2 * pairs + b] = d;
-            offsets[row * 2 * pairs + b] = c;
+            let c16 = f16::from_f32(c);
+            if c16.to_f32() != c {
+                return Err(KernelError::Offset {
+                    format,
+                    row,
+                    block: b,
+                });
+            }
+            scales[row * 2 * pairs + b] = f16::from_f32(d);
+            offsets[row * 2 * pairs + b] = c16;
             let pair = &mut weights[(row * pairs + b / 2) * pair_bytes..][..pair_bytes];
             if format.nibbles() {
                 let shift = 4 * (b % 2);
@@ -160,7 +169,7 @@ impl QuantMatrix {
 
     /// Bytes held (weights, scales and offsets).
     pub fn size_in_bytes(&self) -> usize {
-        self.weights.len() + 4 * (self.scales.len() + self.offsets.len())
+        self.weights.len() + 2 * (self.scales.len() + self.offsets.len())
     }
 
     /// The weights of row `j` as f32 (for tests and diagnostics).
@@ -169,7 +178,7 @@ impl QuantMatrix {
         (0..self.cols)
             .map(|i| {
                 let (b, e) = (i / BLOCK, i % BLOCK);
-                w.scales[b] * w.value(b, e) as f32 + w.offsets[b]
+                w.scales[b].to_f32() * w.value(b, e) as f32 + w.offsets[b].to_f32()
             })
             .collect()
     }
@@ -195,8 +204,8 @@ impl QuantMatrix {
 pub(crate) struct WeightRow<'a> {
     pub nibbles: bool,
     pub weights: &'a [u8],
-    pub scales: &'a [f32],
-    pub offsets: &'a [f32],
+    pub scales: &'a [f16],
+    pub offsets: &'a [f16],
 }
 
 impl WeightRow<'_> {

@@ -1,12 +1,15 @@
-//! Choosing a kernel, and the matrix product: columns split over rayon's threads, rows taken
-//! four at a time so that each weight row is unpacked once per four activation rows.
+//! Choosing a kernel, and the matrix product: for many rows, blocks of rows split over rayon's
+//! threads and blocks of columns kept in L1; for few rows (decode), columns split over the
+//! threads. Rows are taken four at a time so that each weight row is unpacked once per four
+//! activation rows.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
 use crate::activation::{ActRow, QuantizedRows};
-use crate::format::{QuantMatrix, WeightRow};
+use crate::format::QuantMatrix;
 use crate::{reference, KernelError};
 
 /// An implementation of the block dot products.
@@ -14,7 +17,7 @@ use crate::{reference, KernelError};
 pub enum Kernel {
     /// Portable Rust, the definition the others are tested against.
     Reference,
-    /// x86-64 with AVX-512 F, BW, VL and VNNI.
+    /// x86-64 with AVX-512 F, BW, VL and VNNI (and F16C).
     Avx512Vnni,
 }
 
@@ -60,8 +63,14 @@ pub fn kernel() -> Kernel {
     })
 }
 
-/// Output columns per parallel task.
-const COLUMNS: usize = 16;
+/// Rows per parallel task when there are many rows.
+const ROW_BLOCK: usize = 32;
+/// Columns whose weights stay in L1 while a block of rows passes over them.
+const COLUMN_BLOCK: usize = 32;
+/// Columns per parallel task when there are few rows.
+const COLUMN_TASK: usize = 16;
+/// Products smaller than this (m·n·k) run on the calling thread.
+const PARALLEL_WORK: usize = 1 << 20;
 
 impl QuantMatrix {
     /// `x·Wᵀ` for `x` of shape (rows, `self.cols()`), row-major: (rows, `self.rows()`).
@@ -76,31 +85,44 @@ impl QuantMatrix {
         }
         let acts = QuantizedRows::new(x, self.cols)?;
         let (m, n) = (acts.rows(), self.rows);
-        // Column-major first: each task owns a contiguous run of whole columns.
+        let parallel = m * n * self.cols >= PARALLEL_WORK;
+        if m >= 2 * ROW_BLOCK {
+            let mut out = vec![0f32; m * n];
+            let task = |(b, out): (usize, &mut [f32])| {
+                let rows = b * ROW_BLOCK..b * ROW_BLOCK + out.len() / n;
+                for start in (0..n).step_by(COLUMN_BLOCK) {
+                    let columns = start..(start + COLUMN_BLOCK).min(n);
+                    self.block(kernel, &acts, rows.clone(), columns, |i, j, v| {
+                        out[(i - rows.start) * n + j] = v
+                    });
+                }
+            };
+            if parallel {
+                out.par_chunks_mut(ROW_BLOCK * n).enumerate().for_each(task);
+            } else {
+                out.chunks_mut(ROW_BLOCK * n).enumerate().for_each(task);
+            }
+            return Ok(out);
+        }
+        // Few rows: whole columns per task, transposed at the end.
         let mut by_column = vec![0f32; n * m];
         let task = |(c, out): (usize, &mut [f32])| {
-            for (j, column) in out.chunks_exact_mut(m).enumerate() {
-                let w = self.row(c * COLUMNS + j);
-                let mut i = 0;
-                while i < m {
-                    let rows = (m - i).min(4);
-                    match rows {
-                        4 => tile::<4>(kernel, w, &acts, i, &mut column[i..]),
-                        3 => tile::<3>(kernel, w, &acts, i, &mut column[i..]),
-                        2 => tile::<2>(kernel, w, &acts, i, &mut column[i..]),
-                        _ => tile::<1>(kernel, w, &acts, i, &mut column[i..]),
-                    }
-                    i += rows;
-                }
-            }
+            let start = c * COLUMN_TASK;
+            let columns = start..start + out.len() / m;
+            self.block(kernel, &acts, 0..m, columns, |i, j, v| {
+                out[(j - start) * m + i] = v
+            });
         };
-        if m * n * self.cols >= 1 << 16 {
+        if parallel {
             by_column
-                .par_chunks_mut(COLUMNS * m)
+                .par_chunks_mut(COLUMN_TASK * m)
                 .enumerate()
                 .for_each(task);
         } else {
-            by_column.chunks_mut(COLUMNS * m).enumerate().for_each(task);
+            by_column
+                .chunks_mut(COLUMN_TASK * m)
+                .enumerate()
+                .for_each(task);
         }
         if m == 1 {
             return Ok(by_column);
@@ -113,22 +135,50 @@ impl QuantMatrix {
         }
         Ok(out)
     }
-}
 
-/// Rows `first..first + R` of the activations against one weight row.
-fn tile<const R: usize>(
-    kernel: Kernel,
-    w: WeightRow,
-    acts: &QuantizedRows,
-    first: usize,
-    out: &mut [f32],
-) {
-    let rows: [ActRow; R] = std::array::from_fn(|r| acts.row(first + r));
-    let dots: [f32; R] = match kernel {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `matmul_with` checked `runs_here`.
-        Kernel::Avx512Vnni => unsafe { crate::vnni::dots(w, rows) },
-        _ => rows.map(|a| reference::dot(w, a)),
-    };
-    out[..R].copy_from_slice(&dots);
+    /// Every (row, column) of the ranges, handed to `put`, four rows at a time.
+    fn block(
+        &self,
+        kernel: Kernel,
+        acts: &QuantizedRows,
+        rows: Range<usize>,
+        columns: Range<usize>,
+        mut put: impl FnMut(usize, usize, f32),
+    ) {
+        let mut i = rows.start;
+        while i < rows.end {
+            let n = (rows.end - i).min(4);
+            match n {
+                4 => self.tile::<4>(kernel, acts, i, columns.clone(), &mut put),
+                3 => self.tile::<3>(kernel, acts, i, columns.clone(), &mut put),
+                2 => self.tile::<2>(kernel, acts, i, columns.clone(), &mut put),
+                _ => self.tile::<1>(kernel, acts, i, columns.clone(), &mut put),
+            }
+            i += n;
+        }
+    }
+
+    /// Rows `first..first + R` of the activations against each weight row of `columns`.
+    fn tile<const R: usize>(
+        &self,
+        kernel: Kernel,
+        acts: &QuantizedRows,
+        first: usize,
+        columns: Range<usize>,
+        put: &mut impl FnMut(usize, usize, f32),
+    ) {
+        let rows: [ActRow; R] = std::array::from_fn(|r| acts.row(first + r));
+        for j in columns {
+            let w = self.row(j);
+            let dots: [f32; R] = match kernel {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `matmul_with` checked `runs_here`.
+                Kernel::Avx512Vnni => unsafe { crate::vnni::dots(w, rows) },
+                _ => rows.map(|a| reference::dot(w, a)),
+            };
+            for (r, v) in dots.into_iter().enumerate() {
+                put(first + r, j, v);
+            }
+        }
+    }
 }

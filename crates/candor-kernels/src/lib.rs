@@ -37,6 +37,12 @@ pub enum KernelError {
         expected: usize,
         actual: usize,
     },
+    #[error("{format:?} row {row} block {block}: its offset overflows f16 (a corrupt scale?)")]
+    Offset {
+        format: Format,
+        row: usize,
+        block: usize,
+    },
     #[error("this CPU cannot run the {0:?} kernel")]
     Unsupported(Kernel),
     #[error("an input of {len} values is not a whole number of rows of {cols}")]

@@ -23,13 +23,13 @@ pub(crate) fn dot(w: WeightRow, a: ActRow) -> f32 {
                 s1 += v as i32 * x as i32;
             }
         }
-        acc += w.scales[2 * q] * a.scales[2 * q] * s0 as f32;
-        acc += w.scales[2 * q + 1] * a.scales[2 * q + 1] * s1 as f32;
+        acc += w.scales[2 * q].to_f32() * a.scales[2 * q] * s0 as f32;
+        acc += w.scales[2 * q + 1].to_f32() * a.scales[2 * q + 1] * s1 as f32;
     }
     let offsets: f32 = w
         .offsets
         .iter()
         .zip(a.sums)
-        .fold(0.0, |sum, (c, s)| sum + c * s);
+        .fold(0.0, |sum, (c, s)| sum + c.to_f32() * s);
     acc + offsets
 }

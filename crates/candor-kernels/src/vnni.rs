@@ -13,13 +13,14 @@ pub(crate) fn supported() -> bool {
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx512vl")
         && is_x86_feature_detected!("avx512vnni")
+        && is_x86_feature_detected!("f16c")
 }
 
 /// The dot products of one weight row with `R` activation rows.
 ///
 /// # Safety
 /// The CPU must have the features [`supported`] checks.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
 pub(crate) unsafe fn dots<const R: usize>(w: WeightRow, rows: [ActRow; R]) -> [f32; R] {
     let pairs = w.scales.len() / 2;
     // Lanes 0..8 take the first block's scale, 8..16 the second's.
@@ -35,7 +36,8 @@ pub(crate) unsafe fn dots<const R: usize>(w: WeightRow, rows: [ActRow; R]) -> [f
         } else {
             _mm512_loadu_si512(w.weights.as_ptr().add(q * 64).cast())
         };
-        let two = _mm_castpd_ps(_mm_load_sd(w.scales.as_ptr().add(2 * q).cast()));
+        let two = (w.scales.as_ptr().add(2 * q) as *const i32).read_unaligned();
+        let two = _mm_cvtph_ps(_mm_cvtsi32_si128(two));
         let d = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(two));
         for (acc, a) in acc.iter_mut().zip(&rows) {
             let x = _mm512_loadu_si512(a.values.as_ptr().add(q * 64).cast());
@@ -52,7 +54,10 @@ pub(crate) unsafe fn dots<const R: usize>(w: WeightRow, rows: [ActRow; R]) -> [f
         } else {
             (1u16 << (blocks - b)) - 1
         };
-        let c = _mm512_maskz_loadu_ps(mask, w.offsets.as_ptr().add(b));
+        let c = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(
+            mask,
+            w.offsets.as_ptr().add(b).cast(),
+        ));
         for (off, a) in offsets.iter_mut().zip(&rows) {
             let s = _mm512_maskz_loadu_ps(mask, a.sums.as_ptr().add(b));
             *off = _mm512_fmadd_ps(c, s, *off);

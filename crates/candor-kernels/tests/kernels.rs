@@ -78,7 +78,8 @@ fn every_kernel_agrees_with_the_reference_and_with_dequantized_f32() {
         for (seed, &(rows, cols)) in SHAPES.iter().enumerate() {
             let (data, dense) = quantized(ggml, rows, cols, 100 + seed as u64);
             let m = QuantMatrix::from_gguf(format, rows, cols, &data).unwrap();
-            for batch in [1, 2, 5, 9] {
+            // Few rows (columns split over threads) and many (row blocks).
+            for batch in [1, 2, 5, 9, 70] {
                 let x = values(batch * cols, 7 + seed as u64 * 13 + batch as u64);
                 let reference = m.matmul_with(Kernel::Reference, &x).unwrap();
                 for &kernel in &kernels {
@@ -123,8 +124,8 @@ fn a_row_is_bit_identical_alone_and_inside_any_batch() {
     for (format, ggml) in FORMATS {
         let (data, _) = quantized(ggml, rows, cols, 42);
         let m = QuantMatrix::from_gguf(format, rows, cols, &data).unwrap();
-        // 16 rows of mixed magnitude; row 0 is the one followed.
-        let batch: Vec<f32> = (0..16)
+        // 70 rows of mixed magnitude; row 0 is the one followed.
+        let batch: Vec<f32> = (0..70)
             .flat_map(|r| {
                 values(cols, 1000 + r)
                     .into_iter()
@@ -133,7 +134,7 @@ fn a_row_is_bit_identical_alone_and_inside_any_batch() {
             .collect();
         for kernel in Kernel::available() {
             let alone = m.matmul_with(kernel, &batch[..cols]).unwrap();
-            for size in [1, 3, 16] {
+            for size in [1, 3, 16, 70] {
                 for position in [0, size / 2, size - 1] {
                     // Row 0 at `position` among `size` rows.
                     let mut x: Vec<f32> = batch[cols..][..(size - 1) * cols].to_vec();
