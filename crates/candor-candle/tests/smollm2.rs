@@ -277,38 +277,32 @@ fn prefix_sharing_gap(model: &CandleModel) -> f64 {
 
 #[test]
 fn quantized_scores_are_measured_and_repeatable() {
-    let (Some(model), Some(candle), Some(reference)) = (
-        model(WeightFormat::Quantized),
-        candle_quantized(),
-        reference(),
-    ) else {
+    let (Some(model), Some(reference)) = (model(WeightFormat::Quantized), reference()) else {
         return;
     };
     let jobs = mixed_jobs(&reference);
-    // Largest per-token difference between each job alone and inside the batch of 16.
-    let batch_gap = |model: &CandleModel| {
-        let together = model.score(&jobs).unwrap();
-        let again = model.score(&jobs).unwrap();
-        for (a, b) in together.iter().zip(&again) {
-            assert_eq!(
-                a.logprobs, b.logprobs,
-                "the same batch must give bit-identical scores"
-            );
-        }
-        jobs.iter()
-            .zip(&together)
-            .map(|(job, batched)| {
-                let alone = model.score(std::slice::from_ref(job)).unwrap().remove(0);
-                max_diff(&alone.logprobs, &batched.logprobs)
-            })
-            .fold(0.0, f64::max)
-    };
-    let (ours, theirs) = (batch_gap(model), batch_gap(candle));
-    let sharing = prefix_sharing_gap(model);
-    eprintln!("quantized alone vs batch of 16, max |Δ| per token: {ours:.2e} with candor's kernels, {theirs:.3} with candle's");
-    eprintln!("quantized shared prefix vs from scratch (candor's kernels): max |Δ| {sharing:.2e}");
+    let together = model.score(&jobs).unwrap();
+    let again = model.score(&jobs).unwrap();
+    for (a, b) in together.iter().zip(&again) {
+        assert_eq!(
+            a.logprobs, b.logprobs,
+            "the same batch must give bit-identical scores"
+        );
+    }
+    let batch_gap = jobs
+        .iter()
+        .zip(&together)
+        .map(|(job, batched)| {
+            let alone = model.score(std::slice::from_ref(job)).unwrap().remove(0);
+            max_diff(&alone.logprobs, &batched.logprobs)
+        })
+        .fold(0.0, f64::max);
     // candor's matmuls are batch-invariant (candor-kernels' tests), but the f32 attention
     // around them is not bit-exact across padded lengths, and 8-bit rounding amplifies its
-    // last-bit differences: the gap stays of the order of candle's.
-    assert!(ours.is_finite() && sharing.is_finite());
+    // last-bit differences: measured, not bounded (candle's kernels gave 0.388 here).
+    eprintln!("quantized alone vs batch of 16: max |Δ| per token {batch_gap:.3}");
+    eprintln!(
+        "quantized shared prefix vs from scratch: max |Δ| {:.3}",
+        prefix_sharing_gap(model)
+    );
 }
