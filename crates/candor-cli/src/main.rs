@@ -139,7 +139,7 @@ enum Command {
     Validate {
         /// The task file or folder.
         path: PathBuf,
-        /// Documents to render per task.
+        /// Documents to print per task (every document is built and checked).
         #[arg(long, default_value_t = 3)]
         n: usize,
         /// Where the datasets are (default: $CANDOR_DATA, else ../shared/datasets).

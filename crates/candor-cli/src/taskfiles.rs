@@ -43,10 +43,11 @@ pub fn list(task_paths: &[PathBuf], located: &DataDir) -> Result<()> {
     Ok(())
 }
 
-/// `candor validate`: read the task file(s), build the first `n` documents of every task,
-/// and print their prompts and what the model will be asked.
+/// `candor validate`: read the task file(s), build every document of every task (so every
+/// template renders and every target is checked), print the first `n` documents' prompts and
+/// what the model will be asked, then the counts.
 pub fn validate(path: &Path, data: &DataDir, n: usize) -> Result<()> {
-    let previews = taskfile::preview(path, data, n)
+    let previews = taskfile::preview(path, data)
         .with_context(|| format!("{} is not a usable task file", path.display()))?;
     for (info, samples) in &previews {
         println!(
@@ -62,7 +63,7 @@ pub fn validate(path: &Path, data: &DataDir, n: usize) -> Result<()> {
                 format!(" · {}", info.dataset.flags.join(", "))
             }
         );
-        for s in samples {
+        for s in samples.iter().take(n) {
             println!("-- document {}: prompt\n{}", s.id, s.prompt);
             for r in &s.requests {
                 match r {
@@ -91,7 +92,19 @@ pub fn validate(path: &Path, data: &DataDir, n: usize) -> Result<()> {
             println!("   target: {}", s.target);
         }
     }
-    let tasks: usize = previews.len();
-    println!("ok: {} is valid ({tasks} task(s))", path.display());
+    for (info, samples) in &previews {
+        let requests: usize = samples.iter().map(|s| s.requests.len()).sum();
+        println!(
+            "{}: {} documents, {requests} requests",
+            info.name,
+            samples.len()
+        );
+    }
+    let documents: usize = previews.iter().map(|(_, s)| s.len()).sum();
+    println!(
+        "ok: {} is valid: {} task(s), {documents} documents, every template rendered and every target checked",
+        path.display(),
+        previews.len()
+    );
     Ok(())
 }

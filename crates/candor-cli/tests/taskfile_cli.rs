@@ -78,8 +78,31 @@ fn validate_renders_the_first_prompts_and_list_shows_the_users_suite() {
     assert!(stdout.contains("Q: What is the capital of Kenya?\nA:\n   option: \" Nairobi\"\n   option: \" Mombasa\""), "{stdout}");
     assert_eq!(stdout.matches("-- document").count(), 3, "{stdout}");
     assert!(
-        stdout.contains("ok: tasks/capitals.yaml is valid (1 task(s))"),
+        stdout.contains("capitals: 3 documents, 6 requests"),
         "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok: tasks/capitals.yaml is valid: 1 task(s), 3 documents, every template rendered and every target checked"),
+        "{stdout}"
+    );
+    // A bad row after the documents shown is still found, with its file and line.
+    let rows: String = (0..6)
+        .map(|_| DATA.lines().next().unwrap().to_string() + "\n")
+        .collect();
+    std::fs::write(
+        root.join("data/capitals/test.jsonl"),
+        format!("{rows}{{\"country\": \"Peru\", \"capital\": \"Lima\"}}\n"),
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = candor(
+        &root,
+        None,
+        &["validate", "tasks/capitals.yaml", "--data-dir", "data"],
+    );
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("capitals/test.jsonl:7: no column 'other'"),
+        "{stderr}"
     );
 
     let (ok, stdout, stderr) = candor(&root, None, &["list", "--tasks", "tasks"]);

@@ -563,6 +563,37 @@ fn a_metric_that_does_not_fit_the_output_type_is_an_error() {
         panic!("{e:?}")
     };
     assert_eq!((key.as_str(), *line), ("metric_list", 10));
+    // The output type is named as the file writes it.
+    assert!(
+        e.to_string()
+            .contains("does not apply to output_type multiple_choice"),
+        "{e}"
+    );
+}
+
+#[test]
+fn json_objects_keep_their_key_order_in_templates() {
+    // TruthfulQA's original `mc1_targets` maps answers to labels, the true answer first; a
+    // ported lm-eval task relies on `keys()` keeping that order (Python's dicts do).
+    let dir = Dir::new("order");
+    std::fs::create_dir_all(dir.0.join("data/order")).unwrap();
+    std::fs::write(
+        dir.0.join("data/order/test.jsonl"),
+        "{\"q\": \"Sky?\", \"targets\": {\"Blue\": 1, \"Aqua\": 0, \"Mauve\": 0}}\n",
+    )
+    .unwrap();
+    let path = dir.task(
+        "order.yaml",
+        "task: order\ndataset:\n  files:\n    test: order/test.jsonl\n  license: CC0-1.0\noutput_type: multiple_choice\ndoc_to_text: \"{{ q }}\"\ndoc_to_choice: \"{{ targets.keys()|list }}\"\ndoc_to_target: 0\n",
+    );
+    let suites = taskfile::load(&path, &dir.data()).unwrap();
+    let s = suites[0].tasks[0]
+        .load(&TaskOptions::default())
+        .unwrap()
+        .samples
+        .remove(0);
+    let choices: Vec<&str> = s.requests.iter().map(|r| ll(r).1).collect();
+    assert_eq!(choices, [" Blue", " Aqua", " Mauve"]);
 }
 
 #[test]

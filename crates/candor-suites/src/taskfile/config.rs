@@ -51,6 +51,18 @@ pub enum OutputType {
     GenerateUntil,
 }
 
+impl std::fmt::Display for OutputType {
+    /// The name a task file writes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::MultipleChoice => "multiple_choice",
+            Self::Loglikelihood => "loglikelihood",
+            Self::LoglikelihoodRolling => "loglikelihood_rolling",
+            Self::GenerateUntil => "generate_until",
+        })
+    }
+}
+
 /// File formats candor reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -238,7 +238,7 @@ fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileErro
         .map(|m| {
             if !allowed.contains(&m.metric.as_str()) {
                 return Err(invalid(format!(
-                    "metric '{}' does not apply to output_type {:?} (use: {})",
+                    "metric '{}' does not apply to output_type {} (use: {})",
                     m.metric,
                     c.output_type,
                     allowed.join(", ")
@@ -687,16 +687,13 @@ fn load_dir(
     Ok(())
 }
 
-/// The first `n` samples of every task of a task file or folder, for `candor validate`.
+/// Every sample of every task of a task file or folder, for `candor validate`: building them
+/// renders every template and checks every target, without a model.
 pub fn preview(
     path: &Path,
     data: &DataDir,
-    n: usize,
 ) -> Result<Vec<(TaskInfo, Vec<candor_core::Sample>)>, TaskFileError> {
-    let options = candor_core::TaskOptions {
-        limit: Some(n),
-        ..Default::default()
-    };
+    let options = candor_core::TaskOptions::default();
     let mut out = Vec::new();
     for suite in load(path, data)? {
         for t in &suite.tasks {
