@@ -27,6 +27,32 @@ impl SplitMix64 {
         (self.next_f64() * n as f64) as usize % n.max(1)
     }
 
+    /// The generator of item `item` of a seeded collection (a document's few-shot draw): the
+    /// same whatever was drawn for other items, so `--limit` never changes an item's draw.
+    pub fn for_item(seed: u64, item: u64) -> Self {
+        Self(Self::new(seed ^ item.wrapping_mul(0xD1B5_4A32_D192_ED03)).next_u64())
+    }
+
+    /// `k` distinct indices below `n`, never `skip`, in the order drawn (all allowed indices,
+    /// shuffled, when there are at most `k`).
+    pub fn distinct(&mut self, n: usize, k: usize, skip: Option<usize>) -> Vec<usize> {
+        let allowed = n - usize::from(skip.is_some_and(|s| s < n));
+        if 2 * k >= allowed {
+            let mut all: Vec<usize> = (0..n).filter(|&i| Some(i) != skip).collect();
+            self.shuffle(&mut all);
+            all.truncate(k);
+            return all;
+        }
+        let mut picked = Vec::with_capacity(k);
+        while picked.len() < k {
+            let i = self.below(n);
+            if Some(i) != skip && !picked.contains(&i) {
+                picked.push(i);
+            }
+        }
+        picked
+    }
+
     /// Fisher-Yates shuffle.
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
@@ -39,6 +65,31 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distinct_draws_skip_and_never_repeat() {
+        for (n, k, skip) in [
+            (10, 3, Some(4)),
+            (10, 9, Some(0)),
+            (5, 8, None),
+            (1, 1, Some(0)),
+        ] {
+            let a = SplitMix64::for_item(7, 3).distinct(n, k, skip);
+            assert_eq!(a, SplitMix64::for_item(7, 3).distinct(n, k, skip));
+            let allowed = n - usize::from(skip.is_some());
+            assert_eq!(a.len(), k.min(allowed), "{n} {k} {skip:?}");
+            assert!(a.iter().all(|&i| i < n && Some(i) != skip));
+            let mut sorted = a.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(sorted.len(), a.len());
+        }
+        // Items draw independently of each other.
+        let draws: Vec<Vec<usize>> = (0..20)
+            .map(|i| SplitMix64::for_item(1234, i).distinct(100, 3, None))
+            .collect();
+        assert!(draws.iter().any(|d| d != &draws[0]));
+    }
 
     #[test]
     fn same_seed_same_stream_and_values_in_range() {

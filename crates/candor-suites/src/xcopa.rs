@@ -132,25 +132,33 @@ impl Task for Xcopa {
             .jsonl(&format!("xcopa/data/{lang}/test.{lang}.jsonl"))
             .map_err(data_error)?;
         let mut files = vec![test];
-        // Few-shot examples come from the validation split, drawn with the run's seed.
+        // Few-shot examples come from the validation split, drawn for each document with the
+        // run's seed (as lm-evaluation-harness draws them per document).
         let k = options.num_fewshot.unwrap_or(0);
-        let mut shots = String::new();
-        if k > 0 {
+        let mut shots: Vec<String> = Vec::new();
+        let val = if k > 0 {
             let (val, file) = self
                 .data
                 .jsonl(&format!("xcopa/data/{lang}/val.{lang}.jsonl"))
                 .map_err(data_error)?;
             files.push(file);
-            let mut order: Vec<usize> = (0..val.len()).collect();
-            SplitMix64::new(options.seed).shuffle(&mut order);
-            for &i in order.iter().take(k) {
-                let (context, choices, gold) = self.prompt(&val[i])?;
-                shots.push_str(&format!("{context}{}\n\n", choices[gold]));
+            for row in &val {
+                let (context, choices, gold) = self.prompt(row)?;
+                shots.push(format!("{context}{}\n\n", choices[gold]));
             }
-        }
+            val.len()
+        } else {
+            0
+        };
         let mut samples = Vec::new();
-        for row in rows.iter().take(options.limit.unwrap_or(usize::MAX)) {
+        for (i, row) in rows
+            .iter()
+            .take(options.limit.unwrap_or(usize::MAX))
+            .enumerate()
+        {
             let (context, choices, gold) = self.prompt(row)?;
+            let drawn = SplitMix64::for_item(options.seed, i as u64).distinct(val, k, None);
+            let shots: String = drawn.iter().map(|&j| shots[j].as_str()).collect();
             let context = format!("{shots}{context}");
             samples.push(Sample {
                 id: row

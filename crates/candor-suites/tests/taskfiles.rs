@@ -369,6 +369,49 @@ fn few_shot_from_the_test_split_leaves_the_document_out() {
 }
 
 #[test]
+fn random_few_shot_is_drawn_per_document_and_does_not_move_with_the_limit() {
+    let dir = Dir::new("fewshot-random");
+    let rows: String = (0..30)
+        .map(|i| format!("{{\"country\": \"C{i}\", \"capital\": \"K{i}\", \"wrong\": \"W{i}\"}}\n"))
+        .collect();
+    std::fs::write(dir.0.join("data/capitals/test.jsonl"), rows).unwrap();
+    let path = dir.task("c.yaml", &format!("{CAPITALS}num_fewshot: 3\n"));
+    let task = &taskfile::load(&path, &dir.data()).unwrap()[0].tasks[0];
+    let contexts = |limit: Option<usize>, seed: u64| -> Vec<String> {
+        let options = TaskOptions {
+            limit,
+            seed,
+            ..Default::default()
+        };
+        task.load(&options)
+            .unwrap()
+            .samples
+            .iter()
+            .map(|s| ll(&s.requests[0]).0.to_string())
+            .collect()
+    };
+    let all = contexts(None, 1234);
+    assert_eq!(all.len(), 30);
+    for (i, c) in all.iter().enumerate() {
+        // Three examples, never the document itself, then the document.
+        assert_eq!(c.matches("\n\n").count(), 3, "{c}");
+        let own = format!("capital of C{i}?");
+        assert_eq!(c.matches(&own).count(), 1, "{c}");
+        assert!(c.ends_with(&format!("{own}\nA:")), "{c}");
+    }
+    let preambles: std::collections::HashSet<&str> =
+        all.iter().map(|c| &c[..c.rfind("Q:").unwrap()]).collect();
+    assert!(
+        preambles.len() > 20,
+        "documents share draws: {}",
+        preambles.len()
+    );
+    assert_eq!(contexts(Some(5), 1234), all[..5]);
+    assert_eq!(contexts(None, 1234), all);
+    assert_ne!(contexts(None, 7), all);
+}
+
+#[test]
 fn an_unknown_key_names_the_file_line_and_key() {
     let dir = Dir::new("unknown");
     let path = dir.task(

@@ -532,13 +532,17 @@ impl FileTask {
         })
     }
 
-    /// The few-shot preambles: one shared by all documents, or (when the examples come from
-    /// the evaluated split itself) one per document that leaves the document out.
+    /// The few-shot preambles of the first `count` documents of `test`. `sampler: random`
+    /// draws each document's examples on its own, seeded by the run's seed and the document's
+    /// index (as lm-evaluation-harness draws per document); `first_n` takes the split's first
+    /// `k`, one preamble for all. Examples from the evaluated split itself never include the
+    /// document.
     fn shots(
         &self,
         k: usize,
         seed: u64,
         test: &[Doc],
+        count: usize,
         files: &mut Vec<DataFile>,
     ) -> Result<Shots, TaskFileError> {
         let c = &self.spec.config;
@@ -563,39 +567,48 @@ impl FileTask {
             }
             None => test,
         };
-        let mut order: Vec<usize> = (0..pool.len()).collect();
-        if c.fewshot_config.sampler == Sampler::Random {
-            SplitMix64::new(seed).shuffle(&mut order);
-        }
-        let rendered: Vec<String> = order
-            .iter()
-            .take(k + 1)
-            .map(|&i| self.shot(&pool[i]))
-            .collect::<Result<_, _>>()?;
-        let join = |skip: Option<usize>| -> String {
-            let picked: Vec<&str> = order
+        // Each example is rendered once, when first drawn.
+        let mut rendered: Vec<Option<String>> = vec![None; pool.len()];
+        let mut preamble = |picked: &[usize]| -> Result<String, TaskFileError> {
+            for &i in picked {
+                if rendered[i].is_none() {
+                    rendered[i] = Some(self.shot(&pool[i])?);
+                }
+            }
+            let parts: Vec<&str> = picked
                 .iter()
-                .zip(&rendered)
-                .filter(|(i, _)| Some(**i) != skip)
-                .take(k)
-                .map(|(_, s)| s.as_str())
+                .map(|&i| rendered[i].as_deref().unwrap_or_default())
                 .collect();
-            if picked.is_empty() {
+            Ok(if parts.is_empty() {
                 String::new()
             } else {
                 format!(
                     "{}{}",
-                    picked.join(&c.fewshot_delimiter),
+                    parts.join(&c.fewshot_delimiter),
                     c.fewshot_delimiter
                 )
-            }
+            })
         };
-        if split.is_none() {
-            Ok(Shots::PerDoc(
-                (0..test.len()).map(|i| join(Some(i))).collect(),
-            ))
-        } else {
-            Ok(Shots::Shared(join(None)))
+        let first_n = |skip: Option<usize>| -> Vec<usize> {
+            (0..pool.len())
+                .filter(|&i| Some(i) != skip)
+                .take(k)
+                .collect()
+        };
+        let own_split = split.is_none();
+        match c.fewshot_config.sampler {
+            Sampler::FirstN if !own_split => Ok(Shots::Shared(preamble(&first_n(None))?)),
+            Sampler::FirstN => (0..count)
+                .map(|i| preamble(&first_n(Some(i))))
+                .collect::<Result<_, _>>()
+                .map(Shots::PerDoc),
+            Sampler::Random => (0..count)
+                .map(|i| {
+                    let skip = own_split.then_some(i);
+                    preamble(&SplitMix64::for_item(seed, i as u64).distinct(pool.len(), k, skip))
+                })
+                .collect::<Result<_, _>>()
+                .map(Shots::PerDoc),
         }
     }
 
@@ -618,8 +631,9 @@ impl FileTask {
             });
         }
         let k = options.num_fewshot.unwrap_or(c.num_fewshot);
-        let shots = self.shots(k, options.seed, &docs, &mut files)?;
-        docs.truncate(options.limit.unwrap_or(usize::MAX));
+        let count = docs.len().min(options.limit.unwrap_or(usize::MAX));
+        let shots = self.shots(k, options.seed, &docs, count, &mut files)?;
+        docs.truncate(count);
         let mut samples = Vec::with_capacity(docs.len());
         for (i, doc) in docs.iter().enumerate() {
             let description = self.text("description", doc)?;
