@@ -412,6 +412,59 @@ fn random_few_shot_is_drawn_per_document_and_does_not_move_with_the_limit() {
 }
 
 #[test]
+fn a_generation_task_can_ask_in_the_models_chat_template() {
+    let dir = Dir::new("chat");
+    let task = "task: ask\ndataset:\n  files:\n    test: capitals/test.jsonl\n  license: CC0-1.0\noutput_type: generate_until\ndoc_to_text: \"What is the capital of {{ country }}?\"\ndoc_to_target: \"{{ capital }}\"\napply_chat_template: true\nsystem_instruction: \"Answer in one word.\"\n";
+    let path = dir.task("ask.yaml", task);
+    let s = taskfile::load(&path, &dir.data()).unwrap()[0].tasks[0]
+        .load(&TaskOptions::default())
+        .unwrap()
+        .samples
+        .remove(1);
+    let Request::Generate(g) = &s.requests[0] else {
+        panic!("{:?}", s.requests[0])
+    };
+    let Prompt::Chat(turns) = &g.prompt else {
+        panic!("{:?}", g.prompt)
+    };
+    let turns: Vec<(&str, &str)> = turns
+        .iter()
+        .map(|m| (m.role.as_str(), m.content.as_str()))
+        .collect();
+    assert_eq!(
+        turns,
+        [
+            ("system", "Answer in one word."),
+            ("user", "What is the capital of Kenya?")
+        ]
+    );
+    // `system_prompt` is the same key; without the chat template there is no system turn, and
+    // log-likelihood contexts are plain text: both are errors naming their key.
+    for (text, key) in [
+        (
+            task.replace("apply_chat_template: true\n", ""),
+            "system_instruction",
+        ),
+        (
+            format!("{CAPITALS}apply_chat_template: true\n"),
+            "apply_chat_template",
+        ),
+    ] {
+        let path = dir.task("bad.yaml", &text);
+        let e = err(&path, &dir.data());
+        let TaskFileError::Invalid { key: k, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(k, key, "{e}");
+    }
+    let path = dir.task(
+        "alias.yaml",
+        &task.replace("system_instruction", "system_prompt"),
+    );
+    assert!(taskfile::load(&path, &dir.data()).is_ok());
+}
+
+#[test]
 fn an_unknown_key_names_the_file_line_and_key() {
     let dir = Dir::new("unknown");
     let path = dir.task(

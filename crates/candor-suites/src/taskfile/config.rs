@@ -280,6 +280,14 @@ pub struct TaskConfig {
     pub fewshot_config: FewshotConfig,
     #[serde(default)]
     pub output_type: OutputType,
+    /// lm-evaluation-harness's `--apply_chat_template`, per task: a `generate_until` prompt
+    /// becomes a chat (the system instruction, then one user turn holding the description,
+    /// the few-shot examples and the document) that the model renders with its own template.
+    #[serde(default)]
+    pub apply_chat_template: bool,
+    /// The system turn of a chat prompt (a template); `system_prompt` is accepted too.
+    #[serde(alias = "system_prompt")]
+    pub system_instruction: Option<String>,
     #[serde(default)]
     pub generation_kwargs: GenerationKwargs,
     #[serde(default)]

@@ -339,6 +339,9 @@ fn templates_for(src: &Source, c: &TaskConfig) -> Result<Templates, TaskFileErro
     if let Some(d) = &c.description {
         add("description", d)?;
     }
+    if let Some(s) = &c.system_instruction {
+        add("system_instruction", s)?;
+    }
     if let Some(s) = &c.doc_to_text {
         add("doc_to_text", &column_or_template(s))?;
     }
@@ -415,6 +418,18 @@ fn check(src: &Source, c: &TaskConfig) -> Result<(), TaskFileError> {
                 ));
             }
         }
+    }
+    if c.apply_chat_template && c.output_type != OutputType::GenerateUntil {
+        return Err(invalid(
+            "apply_chat_template",
+            "apply_chat_template applies to generate_until tasks (a log-likelihood context is scored as plain text)",
+        ));
+    }
+    if c.system_instruction.is_some() && !c.apply_chat_template {
+        return Err(invalid(
+            "system_instruction",
+            "system_instruction needs apply_chat_template: true (a plain-text prompt has no system turn)",
+        ));
     }
     if !matches!(c.output_type, OutputType::MultipleChoice) && c.multiple_inputs {
         return Err(invalid(

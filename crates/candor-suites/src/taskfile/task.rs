@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use candor_core::{
-    metrics, DataFile, DatasetInfo, GenerateRequest, GenerationParams, LoglikelihoodRequest,
-    Prompt, Request, Response, RollingRequest, Sample, ScorerOutput, SplitMix64, Task, TaskData,
-    TaskError, TaskInfo, TaskOptions,
+    metrics, ChatMessage, DataFile, DatasetInfo, GenerateRequest, GenerationParams,
+    LoglikelihoodRequest, Prompt, Request, Response, RollingRequest, Sample, ScorerOutput,
+    SplitMix64, Task, TaskData, TaskError, TaskInfo, TaskOptions,
 };
 use candor_data::{DataDir, DataError, Row};
 use minijinja::Value;
@@ -735,11 +735,19 @@ impl FileTask {
                     seed: options.seed,
                     stop,
                 };
+                let prompt = if c.apply_chat_template {
+                    let mut turns = Vec::new();
+                    let system = self.text("system_instruction", doc)?;
+                    if !system.is_empty() {
+                        turns.push(ChatMessage::new("system", system));
+                    }
+                    turns.push(ChatMessage::new("user", context.clone()));
+                    Prompt::Chat(turns)
+                } else {
+                    Prompt::Text(context.clone())
+                };
                 (
-                    vec![Request::Generate(GenerateRequest {
-                        prompt: Prompt::Text(context.clone()),
-                        params,
-                    })],
+                    vec![Request::Generate(GenerateRequest { prompt, params })],
                     json!({"target": target}),
                 )
             }
