@@ -17,14 +17,16 @@ use crate::{reference, KernelError};
 pub enum Kernel {
     /// Portable Rust, the definition the others are tested against.
     Reference,
+    /// x86-64 with AVX2, FMA and F16C.
+    Avx2,
     /// x86-64 with AVX-512 F, BW, VL and VNNI (and F16C).
     Avx512Vnni,
 }
 
 impl Kernel {
-    /// Kernels this CPU can run, the reference first.
+    /// Kernels this CPU can run, the reference first and the fastest last.
     pub fn available() -> Vec<Kernel> {
-        [Kernel::Reference, Kernel::Avx512Vnni]
+        [Kernel::Reference, Kernel::Avx2, Kernel::Avx512Vnni]
             .into_iter()
             .filter(|k| k.runs_here())
             .collect()
@@ -35,9 +37,11 @@ impl Kernel {
         match self {
             Kernel::Reference => true,
             #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => crate::avx2::supported(),
+            #[cfg(target_arch = "x86_64")]
             Kernel::Avx512Vnni => crate::vnni::supported(),
             #[cfg(not(target_arch = "x86_64"))]
-            Kernel::Avx512Vnni => false,
+            Kernel::Avx2 | Kernel::Avx512Vnni => false,
         }
     }
 }
@@ -46,20 +50,25 @@ impl std::fmt::Display for Kernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Kernel::Reference => "reference",
+            Kernel::Avx2 => "avx2",
             Kernel::Avx512Vnni => "avx512-vnni",
         })
     }
 }
 
-/// The fastest kernel this CPU runs, chosen once per process (`CANDOR_KERNELS=reference` picks
-/// the portable one).
+/// The fastest kernel this CPU runs, chosen once per process; `CANDOR_KERNELS=reference` or
+/// `=avx2` picks that one instead (when the CPU runs it).
 pub fn kernel() -> Kernel {
     static CHOSEN: OnceLock<Kernel> = OnceLock::new();
     *CHOSEN.get_or_init(|| {
-        if std::env::var("CANDOR_KERNELS").as_deref() == Ok("reference") {
-            return Kernel::Reference;
-        }
-        Kernel::available().pop().unwrap_or(Kernel::Reference)
+        let available = Kernel::available();
+        let asked = std::env::var("CANDOR_KERNELS").ok();
+        available
+            .iter()
+            .copied()
+            .find(|k| asked.as_deref() == Some(&k.to_string()))
+            .or(available.last().copied())
+            .unwrap_or(Kernel::Reference)
     })
 }
 
@@ -174,6 +183,9 @@ impl QuantMatrix {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `matmul_with` checked `runs_here`.
                 Kernel::Avx512Vnni => unsafe { crate::vnni::dots(w, rows) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above.
+                Kernel::Avx2 => unsafe { crate::avx2::dots(w, rows) },
                 _ => rows.map(|a| reference::dot(w, a)),
             };
             for (r, v) in dots.into_iter().enumerate() {

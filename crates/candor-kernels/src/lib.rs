@@ -10,10 +10,12 @@
 //! **Batch invariance by construction**: a row's quantization depends on that row alone, and
 //! each (row, column) result is accumulated in the same order whatever other rows share the
 //! call, so a row's outputs are bit-identical alone and inside any batch. The kernel is chosen
-//! once per process at run time (AVX-512 VNNI where the CPU has it, else the portable
-//! reference; `CANDOR_KERNELS=reference` forces the latter).
+//! once per process at run time: AVX-512 VNNI where the CPU has it, else AVX2 (with FMA and
+//! F16C), else the portable reference; `CANDOR_KERNELS=avx2` or `=reference` asks for one.
 
 mod activation;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod format;
 mod kernel;
 mod reference;
