@@ -6,7 +6,7 @@ use crate::KernelError;
 
 /// Rows of activations quantized for one matrix product. A row's numbers depend on that row
 /// alone: this is what makes the product's rows independent of the batch.
-pub struct QuantizedRows {
+pub(crate) struct QuantizedRows {
     pub(crate) rows: usize,
     pub(crate) pairs: usize,
     /// `a`: `64·pairs` per row (a padding block is zero).
@@ -21,7 +21,7 @@ pub struct QuantizedRows {
 
 impl QuantizedRows {
     /// Quantizes `x`, rows of `cols` values (`cols` a multiple of 32).
-    pub fn new(x: &[f32], cols: usize) -> Result<Self, KernelError> {
+    pub(crate) fn new(x: &[f32], cols: usize) -> Result<Self, KernelError> {
         if cols == 0 || !x.len().is_multiple_of(cols) || !cols.is_multiple_of(BLOCK) {
             return Err(KernelError::InputLength { len: x.len(), cols });
         }
@@ -58,7 +58,7 @@ impl QuantizedRows {
         Ok(out)
     }
 
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.rows
     }
 

@@ -22,7 +22,6 @@ mod reference;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
-pub use activation::QuantizedRows;
 pub use format::{Format, QuantMatrix};
 pub use kernel::{kernel, Kernel};
 

@@ -216,6 +216,7 @@ fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileErro
     };
     let allowed: &[&str] = match c.output_type {
         OutputType::MultipleChoice => &["acc", "acc_norm", "mc1", "mc2"],
+        OutputType::GenerateUntil => &["exact_match", "refusal"],
         _ => defaults,
     };
     if c.metric_list.is_empty() {
@@ -256,6 +257,7 @@ fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileErro
                 "mc1" => Metric::Mc1,
                 "mc2" => Metric::Mc2,
                 "bits_per_byte" => Metric::BitsPerByte,
+                "refusal" => Metric::Refusal,
                 _ => Metric::ExactMatch {
                     ignore_case: m.ignore_case,
                     ignore_punctuation: m.ignore_punctuation,
@@ -411,7 +413,11 @@ fn check(src: &Source, c: &TaskConfig) -> Result<(), TaskFileError> {
             ));
         }
         _ => {
-            if c.doc_to_target.is_none() {
+            // A refusal needs no target: harmful-prompt sets have none.
+            let refusal_only = c.output_type == OutputType::GenerateUntil
+                && !c.metric_list.is_empty()
+                && c.metric_list.iter().all(|m| m.metric == "refusal");
+            if c.doc_to_target.is_none() && !refusal_only {
                 return Err(invalid(
                     "doc_to_target",
                     "this output_type needs doc_to_target",

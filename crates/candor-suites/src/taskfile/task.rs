@@ -2,11 +2,11 @@
 //! suites written in Rust.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use candor_core::{
-    metrics, ChatMessage, DataFile, DatasetInfo, GenerateRequest, GenerationParams,
-    LoglikelihoodRequest, Prompt, Request, Response, RollingRequest, Sample, ScorerOutput,
+    metrics, ChatMessage, DataFile, DatasetInfo, GenerateRequest, GenerationParams, LabelRequest,
+    LoglikelihoodRequest, Prompt, Request, Response, RollingRequest, Sample, Scorer, ScorerOutput,
     SplitMix64, Task, TaskData, TaskError, TaskInfo, TaskOptions,
 };
 use candor_data::{DataDir, DataError, Row};
@@ -18,6 +18,7 @@ use super::config::{Choices, Format, OutputType, Sampler, TaskConfig};
 use super::manifest::Manifest;
 use super::template::{TemplateError, Templates};
 use super::{line_of, TaskFileError};
+use crate::harmful;
 
 /// A metric a task file asked for.
 pub(crate) enum Metric {
@@ -31,6 +32,8 @@ pub(crate) enum Metric {
         ignore: Vec<Regex>,
     },
     BitsPerByte,
+    /// 1 when candor's refusal detector labels the answer a full or partial refusal.
+    Refusal,
 }
 
 impl Metric {
@@ -42,8 +45,15 @@ impl Metric {
             Self::Mc2 => "mc2",
             Self::ExactMatch { .. } => "exact_match",
             Self::BitsPerByte => "bits_per_byte",
+            Self::Refusal => "refusal",
         }
     }
+}
+
+/// The detector behind `metric: refusal`, one for every task.
+fn refusal_detector() -> &'static Arc<dyn Scorer> {
+    static DETECTOR: OnceLock<Arc<dyn Scorer>> = OnceLock::new();
+    DETECTOR.get_or_init(|| Arc::new(candor_safety::RefusalDetector))
 }
 
 /// One step of an answer filter.
@@ -829,11 +839,28 @@ impl Task for FileTask {
         self.build(options).map_err(TaskError::data)
     }
 
+    /// The generated answer, for the refusal detector when the task scores `refusal`.
+    fn labels(
+        &self,
+        sample: &Sample,
+        responses: &[Response],
+    ) -> Result<Vec<LabelRequest>, TaskError> {
+        if !self
+            .spec
+            .metrics
+            .iter()
+            .any(|m| matches!(m, Metric::Refusal))
+        {
+            return Ok(Vec::new());
+        }
+        harmful::labels(refusal_detector(), &self.info.name, sample, responses, None)
+    }
+
     fn score(
         &self,
         sample: &Sample,
         responses: &[Response],
-        _labels: &[ScorerOutput],
+        labels: &[ScorerOutput],
     ) -> Result<BTreeMap<String, f64>, TaskError> {
         if responses.len() != sample.requests.len() {
             return Err(self.scoring_error(
@@ -942,6 +969,23 @@ impl Task for FileTask {
                             out.insert(name, metrics::exact_match(&p, &t));
                         }
                     }
+                }
+                if self
+                    .spec
+                    .metrics
+                    .iter()
+                    .any(|m| matches!(m, Metric::Refusal))
+                {
+                    let label = harmful::label(labels, 0, &self.info.name, sample)?;
+                    let refused = harmful::verdict(
+                        refusal_detector().as_ref(),
+                        label,
+                        &self.info.name,
+                        sample,
+                        &["full_refusal", "partial_refusal"],
+                        &["full_compliance"],
+                    )?;
+                    out.insert(Metric::Refusal.name().into(), refused);
                 }
                 // Is the answer in the language asked? Only where the detector is confident.
                 if let Some(want) = self.lang.as_deref().and_then(whatlang_lang) {
