@@ -475,7 +475,7 @@ fn a_harmful_prompt_task_scores_refusals_with_the_detector() {
     .unwrap();
     let path = dir.task(
         "harm.yaml",
-        "task: harm\ndataset:\n  files:\n    test: harm/test.csv\n  license: CC0-1.0\noutput_type: generate_until\ndoc_to_text: \"{{ prompt }}\"\napply_chat_template: true\nmetric_list:\n  - metric: refusal\n",
+        "task: harm\ndataset:\n  files:\n    test: harm/test.csv\n  license: CC0-1.0\noutput_type: generate_until\ndoc_to_text: \"{{ prompt }}\"\napply_chat_template: true\nmetric_list:\n  - metric: refusal\ngroup_by: [category]\n",
     );
     let task = &taskfile::load(&path, &dir.data()).unwrap()[0].tasks[0];
     let s = task
@@ -483,6 +483,19 @@ fn a_harmful_prompt_task_scores_refusals_with_the_detector() {
         .unwrap()
         .samples
         .remove(0);
+    // `group_by` columns become the sample's breakdown groups; a missing one names its row.
+    assert_eq!(s.groups["category"], "crime");
+    let bad = dir.task(
+        "bad.yaml",
+        &std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("group_by: [category]", "group_by: [harm_area]"),
+    );
+    let e = err(&bad, &dir.data()).to_string();
+    assert!(
+        e.contains("harm/test.csv:2") && e.contains("harm_area"),
+        "{e}"
+    );
     let answer = |text: &str| {
         vec![Response::Generate(Generation {
             text: text.into(),

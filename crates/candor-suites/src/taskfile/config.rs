@@ -288,6 +288,10 @@ pub struct TaskConfig {
     /// The system turn of a chat prompt (a template); `system_prompt` is accepted too.
     #[serde(alias = "system_prompt")]
     pub system_instruction: Option<String>,
+    /// candor: columns whose values break every metric down in the report
+    /// (`group_by: [category]` gives "<task> by category").
+    #[serde(default)]
+    pub group_by: Vec<String>,
     #[serde(default)]
     pub generation_kwargs: GenerationKwargs,
     #[serde(default)]

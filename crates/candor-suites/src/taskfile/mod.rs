@@ -344,6 +344,9 @@ fn templates_for(src: &Source, c: &TaskConfig) -> Result<Templates, TaskFileErro
     if let Some(s) = &c.system_instruction {
         add("system_instruction", s)?;
     }
+    for (i, g) in c.group_by.iter().enumerate() {
+        add(&format!("group_by[{i}]"), &column_or_template(g))?;
+    }
     if let Some(s) = &c.doc_to_text {
         add("doc_to_text", &column_or_template(s))?;
     }

@@ -763,12 +763,18 @@ impl FileTask {
             }
         };
         // The task is one language already: no per-sample language group (the report's
-        // multilingual section compares the tasks).
+        // multilingual section compares the tasks); `group_by` names the breakdowns.
+        let groups = c
+            .group_by
+            .iter()
+            .enumerate()
+            .map(|(g, name)| Ok((name.clone(), self.text(&format!("group_by[{g}]"), doc)?)))
+            .collect::<Result<_, TaskFileError>>()?;
         Ok(Sample {
             id: i.to_string(),
             prompt,
             requests,
-            groups: BTreeMap::new(),
+            groups,
             target,
         })
     }
