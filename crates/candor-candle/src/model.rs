@@ -199,12 +199,13 @@ impl CandleModel {
                     &opts.device,
                     !opts.candle_kernels,
                 )?;
+                // Built first: the label names the kernels the layers actually use.
+                let model = build(architecture, &mut cfg, &store, form.interleaved_rope)?;
                 let info = (
                     store.parameter_count(),
                     store.tensor_types(),
                     weights_label(&store),
                 );
-                let model = build(architecture, &mut cfg, &store, form.interleaved_rope)?;
                 (model, cfg, info, arch, tokenizer, template)
             }
             ModelFiles::Safetensors { dir, files } => {
@@ -967,7 +968,7 @@ fn rolling_windows(seq: &[u32], max: usize) -> Vec<ScoreJob> {
 /// How weights are held, and for quantized ones which kernels multiply them (their results
 /// differ in rounding, so the label is part of the model's identity in a journal).
 fn weights_label(store: &WeightStore) -> String {
-    if store.own_kernels {
+    if store.used_own_kernels() {
         format!("quantized ({} kernels)", candor_kernels::kernel())
     } else if store.quantized {
         "quantized".into()

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
@@ -160,8 +161,10 @@ pub(crate) struct WeightStore {
     pub dtype: DType,
     /// Whether matmul weights stay quantized.
     pub quantized: bool,
-    /// Whether candor's kernels multiply the quantized weights whose format they know.
-    pub own_kernels: bool,
+    /// Whether candor's kernels may multiply the quantized weights whose format they know.
+    own_kernels: bool,
+    /// Whether some layer took them (a model of K-quants only never does).
+    kernel_layers: AtomicBool,
 }
 
 impl WeightStore {
@@ -200,6 +203,7 @@ impl WeightStore {
             dtype,
             quantized,
             own_kernels: quantized && own_kernels && device.is_cpu(),
+            kernel_layers: AtomicBool::new(false),
         })
     }
 
@@ -251,7 +255,13 @@ impl WeightStore {
             dtype,
             quantized: false,
             own_kernels: false,
+            kernel_layers: AtomicBool::new(false),
         })
+    }
+
+    /// Whether candor's kernels multiply at least one layer built so far.
+    pub fn used_own_kernels(&self) -> bool {
+        self.kernel_layers.load(Ordering::Relaxed)
     }
 
     pub fn path(&self) -> &Path {
@@ -341,6 +351,7 @@ impl WeightStore {
                             reason: format!("tensor '{weight}': {e}"),
                         }
                     })?;
+                self.kernel_layers.store(true, Ordering::Relaxed);
                 return Ok(Linear::Kernel(KernelMatmul(Arc::new(matrix)), bias));
             }
             let keeps_f32 = matches!(q.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16);

@@ -34,6 +34,15 @@ impl Format {
         matches!(self, Self::Q4_0 | Self::Q4_1)
     }
 
+    /// Bytes of a pair of blocks in the unpacked layout.
+    fn pair_bytes(self) -> usize {
+        if self.nibbles() {
+            BLOCK
+        } else {
+            2 * BLOCK
+        }
+    }
+
     /// A block's unsigned integers `w`, scale `d` and offset `c` (its values are `d·w + c`).
     fn decode(self, b: &[u8], w: &mut [u8; BLOCK]) -> (f32, f32) {
         let half = |i: usize| f16::from_le_bytes([b[i], b[i + 1]]).to_f32();
@@ -114,7 +123,7 @@ impl QuantMatrix {
             });
         }
         let pairs = blocks.div_ceil(2);
-        let pair_bytes = if format.nibbles() { BLOCK } else { 2 * BLOCK };
+        let pair_bytes = format.pair_bytes();
         let mut weights = vec![0u8; rows * pairs * pair_bytes];
         let mut scales = vec![f16::ZERO; rows * 2 * pairs];
         let mut offsets = vec![f16::ZERO; rows * 2 * pairs];
@@ -153,10 +162,6 @@ impl QuantMatrix {
         })
     }
 
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
     /// Outputs (rows of the weight matrix).
     pub fn rows(&self) -> usize {
         self.rows
@@ -165,11 +170,6 @@ impl QuantMatrix {
     /// Inputs (values per row).
     pub fn cols(&self) -> usize {
         self.cols
-    }
-
-    /// Bytes held (weights, scales and offsets).
-    pub fn size_in_bytes(&self) -> usize {
-        self.weights.len() + 2 * (self.scales.len() + self.offsets.len())
     }
 
     /// The weights of row `j` as f32 (for tests and diagnostics).
@@ -184,11 +184,7 @@ impl QuantMatrix {
     }
 
     pub(crate) fn row(&self, j: usize) -> WeightRow<'_> {
-        let pair_bytes = if self.format.nibbles() {
-            BLOCK
-        } else {
-            2 * BLOCK
-        };
+        let pair_bytes = self.format.pair_bytes();
         let n = 2 * self.pairs;
         WeightRow {
             nibbles: self.format.nibbles(),

@@ -622,6 +622,14 @@ impl FileTask {
         }
     }
 
+    /// Whether the task asks the refusal detector about its answers.
+    fn scores_refusal(&self) -> bool {
+        self.spec
+            .metrics
+            .iter()
+            .any(|m| matches!(m, Metric::Refusal))
+    }
+
     /// Samples of at most `options.limit` documents, as [`Task::load`] returns them.
     pub fn build(&self, options: &TaskOptions) -> Result<TaskData, TaskFileError> {
         let c = &self.spec.config;
@@ -851,12 +859,7 @@ impl Task for FileTask {
         sample: &Sample,
         responses: &[Response],
     ) -> Result<Vec<LabelRequest>, TaskError> {
-        if !self
-            .spec
-            .metrics
-            .iter()
-            .any(|m| matches!(m, Metric::Refusal))
-        {
+        if !self.scores_refusal() {
             return Ok(Vec::new());
         }
         harmful::labels(refusal_detector(), &self.info.name, sample, responses, None)
@@ -976,12 +979,7 @@ impl Task for FileTask {
                         }
                     }
                 }
-                if self
-                    .spec
-                    .metrics
-                    .iter()
-                    .any(|m| matches!(m, Metric::Refusal))
-                {
+                if self.scores_refusal() {
                     let label = harmful::label(labels, 0, &self.info.name, sample)?;
                     let refused = harmful::verdict(
                         refusal_detector().as_ref(),
