@@ -290,6 +290,8 @@ impl Evaluation {
             output.timings.resumes = j.stats()?.attempts.saturating_sub(1);
         }
 
+        // Described again: a backend's counts (a server's retries) are known only now.
+        let record = self.model.describe();
         let environment = Environment::current(&record.device, record.threads);
         let mut report = Report::new(record, requested, config, environment, &output);
         report.multilingual.fertility = fertility(self.model.as_ref(), &output);

@@ -7,6 +7,8 @@
 //!   metrics, and the [`run`]ner;
 //! * [`candor_journal`]: the SQLite journal that makes runs resumable and shares answers;
 //! * [`candor_candle`]: in-process models ([`CandleModel`]) from GGUF, safetensors or the Hub;
+//! * [`candor_openai`] (through [`connect_server`]): models behind OpenAI-compatible servers
+//!   (vLLM, SGLang, TGI, llama.cpp), with a log-prob self-check;
 //! * [`candor_data`]: dataset readers ([`DataDir`]);
 //! * [`candor_suites`]: the built-in suites ([`suites::tasks`], [`suites::catalog`]);
 //! * [`candor_safety`] (also as [`safety`]): detectors ([`RefusalDetector`], [`PiiDetector`],
@@ -49,7 +51,9 @@ pub use candor_suites as suites;
 pub use candor_suites::{Scorers, Suite};
 
 mod evaluation;
+mod server;
 
+pub use server::{connect_server, OpenAiModel, PromptForm, ServerError, ServerSpec};
 pub use evaluation::{
     EvaluateError, Evaluated, Evaluation, CACHE_FILE, DEFAULT_SEED, JOURNAL_FILE,
 };

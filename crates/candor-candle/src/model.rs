@@ -97,12 +97,7 @@ pub struct CandleModel {
     prefix_sharing: bool,
 }
 
-/// Token ids to score: `cont` after `ctx`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScoreJob {
-    pub ctx: Vec<u32>,
-    pub cont: Vec<u32>,
-}
+pub use candor_core::ScoreJob;
 
 /// Per-token log-probs of a [`ScoreJob`]'s continuation and whether greedy decoding yields it.
 #[derive(Clone, Debug, PartialEq)]
@@ -363,24 +358,11 @@ impl CandleModel {
         Ok(match prompt {
             Prompt::Chat(messages) => tok.encode(&self.render_chat(messages)?)?,
             Prompt::Text(text) => {
-                let mut ids = self.bos_prefix();
+                let mut ids = candor_core::Tokenize::bos_prefix(tok);
                 ids.extend(tok.encode(text)?);
                 ids
             }
         })
-    }
-
-    fn bos_prefix(&self) -> Vec<u32> {
-        match &self.tokenizer {
-            Some(t) if t.add_bos => t.bos.into_iter().collect(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// The token put before a text that has no context of its own: BOS, else EOS.
-    fn prefix_token(&self) -> Option<u32> {
-        let tok = self.tokenizer.as_ref()?;
-        tok.bos.or_else(|| tok.eos.first().copied())
     }
 
     /// Raw logits `(len, vocab)` at every position of one sequence.
@@ -658,65 +640,20 @@ impl CandleModel {
         Ok(())
     }
 
-    /// Split a request the lm-evaluation-harness way (see [`LoglikelihoodRequest`]).
+    /// Split a request the lm-evaluation-harness way (see [`candor_core::tokens`]).
     fn loglikelihood_job(
         &self,
         index: usize,
         r: &LoglikelihoodRequest,
     ) -> Result<ScoreJob, ModelError> {
-        if r.continuation.is_empty() {
-            return Err(ModelError::InvalidRequest {
-                index,
-                reason: "the continuation is empty".into(),
-            });
-        }
         let tok = self.tokenizer().map_err(ModelError::from)?;
-        let split = r.context.trim_end().len();
-        let context = &r.context[..split];
-        let whole = format!("{}{}", context, &r.context[split..]) + &r.continuation;
-        let whole = tok.encode(&whole).map_err(ModelError::from)?;
-        let ctx_len = if context.is_empty() {
-            0
-        } else {
-            tok.encode(context).map_err(ModelError::from)?.len()
-        };
-        let ctx_len = ctx_len.min(whole.len());
-        let mut ctx = self.bos_prefix();
-        ctx.extend_from_slice(&whole[..ctx_len]);
-        if ctx.is_empty() {
-            ctx.extend(self.prefix_token());
-        }
-        if ctx.is_empty() {
-            return Err(ModelError::InvalidRequest {
-                index,
-                reason: "the context is empty and the model has no BOS/EOS token to start from"
-                    .into(),
-            });
-        }
-        let cont = whole[ctx_len..].to_vec();
-        if cont.is_empty() {
-            return Err(ModelError::InvalidRequest {
-                index,
-                reason: "the continuation has no tokens of its own".into(),
-            });
-        }
-        Ok(ScoreJob { ctx, cont })
+        candor_core::tokens::loglikelihood_job(tok, index, r)
     }
 
-    /// Windows that cover a whole text (lm-evaluation-harness's rolling windows): the first
-    /// starts after the prefix token, each later one predicts the next `max` tokens with as
-    /// much preceding text as fits in the context.
+    /// Rolling windows over a whole text (see [`candor_core::tokens::rolling_jobs`]).
     fn rolling_jobs(&self, index: usize, text: &str) -> Result<Vec<ScoreJob>, ModelError> {
         let tok = self.tokenizer().map_err(ModelError::from)?;
-        let prefix = self
-            .prefix_token()
-            .ok_or_else(|| ModelError::InvalidRequest {
-                index,
-                reason: "the model has no BOS/EOS token to start a rolling window".into(),
-            })?;
-        let mut seq = vec![prefix];
-        seq.extend(tok.encode(text).map_err(ModelError::from)?);
-        Ok(rolling_windows(&seq, self.model.max_context()))
+        candor_core::tokens::rolling_jobs(tok, index, text, self.model.max_context())
     }
 
     /// Generate from prompt ids. With `stop_at_eos` false the model runs for exactly
@@ -949,22 +886,6 @@ fn pad_caches(caches: &[KvCache]) -> Result<Option<KvCache>> {
 /// Cover `seq[1..]` with scoring windows of at most `max` input tokens each. The first window
 /// predicts from `seq[0]` (the prefix token) on; each later one predicts the next `max` tokens
 /// with as much preceding text as fits. Every token is scored exactly once.
-fn rolling_windows(seq: &[u32], max: usize) -> Vec<ScoreJob> {
-    let n = seq.len().saturating_sub(1);
-    let mut jobs = Vec::new();
-    let mut start = 0;
-    while start < n {
-        let end = (start + max).min(n);
-        let first = end.saturating_sub(max);
-        jobs.push(ScoreJob {
-            ctx: seq[first..=start].to_vec(),
-            cont: seq[start + 1..=end].to_vec(),
-        });
-        start = end;
-    }
-    jobs
-}
-
 /// How weights are held, and for quantized ones which kernels multiply them (their results
 /// differ in rounding, so the label is part of the model's identity in a journal).
 fn weights_label(store: &WeightStore) -> String {
@@ -1039,6 +960,7 @@ impl LanguageModel for CandleModel {
             },
             batch_size: self.batch_size,
             threads: rayon::current_num_threads(),
+            details: Default::default(),
         }
     }
 
@@ -1143,28 +1065,5 @@ impl LanguageModel for CandleModel {
             }
         }
         Ok(out.into_iter().flatten().collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rolling_windows_score_every_token_once_within_the_context() {
-        let seq: Vec<u32> = (100..111).collect(); // prefix + 10 tokens
-        let jobs = rolling_windows(&seq, 4);
-        let scored: Vec<u32> = jobs.iter().flat_map(|j| j.cont.clone()).collect();
-        assert_eq!(scored, seq[1..]);
-        for j in &jobs {
-            assert!(j.ctx.len() + j.cont.len() - 1 <= 4);
-        }
-        assert_eq!(jobs[0].ctx, vec![100]);
-        // Later windows carry as much preceding text as fits: [104..=107] predicts 105..=108.
-        assert_eq!(jobs[1].ctx, vec![104]);
-        assert_eq!(jobs[1].cont, vec![105, 106, 107, 108]);
-        assert_eq!(jobs[2].ctx, vec![106, 107, 108]);
-        assert_eq!(jobs[2].cont, vec![109, 110]);
-        assert_eq!(rolling_windows(&seq, 100).len(), 1);
     }
 }

@@ -8,6 +8,8 @@ use std::str::FromStr;
 use candle_core::quantized::gguf_file::{Content, Value};
 use serde_json::{json, Value as Json};
 
+use candor_core::ModelError;
+
 use crate::{Error, Result};
 
 /// GGUF token types (llama.cpp's `llama_token_type`).
@@ -262,6 +264,25 @@ impl TextTokenizer {
         Self::from_gguf(path, &content)
     }
 
+    /// The tokenizer of a model spec (a `tokenizer.json` file, or anything [`crate::hub::resolve`]
+    /// takes): the model folder's `tokenizer.json`, else the vocabulary its GGUF file embeds.
+    /// For backends that score through a server but split requests with candor's tokenizer.
+    pub fn for_spec(spec: &str, hub: &crate::HubOptions) -> Result<Self> {
+        let path = Path::new(spec);
+        if path.is_file() && path.extension().is_some_and(|e| e == "json") {
+            return Self::from_file(path);
+        }
+        let files = crate::hub::resolve(spec, hub)?;
+        let json = files.dir().join("tokenizer.json");
+        match &files {
+            _ if json.is_file() => Self::from_file(&json),
+            crate::ModelFiles::Gguf(gguf) => Self::from_gguf_file(gguf),
+            crate::ModelFiles::Safetensors { dir, .. } => {
+                Err(Error::MissingTokenizer { path: dir.clone() })
+            }
+        }
+    }
+
     /// Token ids of `text`, without BOS/EOS; special tokens written in the text are
     /// recognised.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
@@ -282,6 +303,27 @@ impl TextTokenizer {
     /// The vocabulary string of one token (`Ġthe`), for per-token reports.
     pub fn token(&self, id: u32) -> Option<String> {
         self.inner.id_to_token(id)
+    }
+}
+
+impl candor_core::Tokenize for TextTokenizer {
+    fn encode(&self, text: &str) -> std::result::Result<Vec<u32>, ModelError> {
+        Ok(TextTokenizer::encode(self, text)?)
+    }
+
+    fn decode(&self, ids: &[u32]) -> std::result::Result<String, ModelError> {
+        Ok(TextTokenizer::decode(self, ids, false)?)
+    }
+
+    fn bos_prefix(&self) -> Vec<u32> {
+        match self.bos {
+            Some(bos) if self.add_bos => vec![bos],
+            _ => Vec::new(),
+        }
+    }
+
+    fn prefix_token(&self) -> Option<u32> {
+        self.bos.or_else(|| self.eos.first().copied())
     }
 }
 

@@ -199,7 +199,9 @@ enum Command {
 
 #[derive(Args)]
 struct ModelArgs {
-    /// A .gguf file, a model folder, a Hub id (owner/name[@rev][:file]) or `default`.
+    /// A .gguf file, a model folder, a Hub id (owner/name[@rev][:file]), `default`, or a
+    /// server: `openai:<served model>@<url>[,<url>...][?tokenizer=...&concurrency=N...]`
+    /// (see the README's "Models behind a server").
     #[arg(long, short, default_value = "default", env = "CANDOR_MODEL")]
     model: String,
     /// Weight representation: auto, quantized, f32, f16 or bf16.
@@ -218,11 +220,27 @@ struct ModelArgs {
 
 impl ModelArgs {
     fn load(&self) -> Result<CandleModel> {
-        self.load_with(16)
+        self.load_spec(&self.model, 16)
     }
 
-    fn load_with(&self, batch_size: usize) -> Result<CandleModel> {
-        self.load_spec(&self.model, batch_size)
+    /// The model of `spec` for an evaluation: a server, or a model loaded in-process.
+    fn open(&self, spec: &str, batch_size: usize) -> Result<Arc<dyn LanguageModel>> {
+        if !candor::ServerSpec::is_server(spec) {
+            return Ok(Arc::new(self.load_spec(spec, batch_size)?));
+        }
+        let started = std::time::Instant::now();
+        let model = candor::connect_server(spec)
+            .with_context(|| format!("cannot use the server model '{spec}'"))?;
+        let facts = model.facts();
+        eprintln!(
+            "connected to {} at {} in {:.1}s ({}; self-check: {})",
+            model.spec().model,
+            model.spec().urls.join(", "),
+            started.elapsed().as_secs_f64(),
+            facts.get("prompt_form").map_or("generation only", String::as_str),
+            facts.get("self_check").map_or("-", String::as_str),
+        );
+        Ok(Arc::new(model))
     }
 
     /// Another model (a guard judge) with these options.
@@ -289,7 +307,7 @@ fn run(cli: Cli) -> Result<()> {
             let selected = candor::suites::select(&requested, &tasks, &data, &Scorers::default())?;
             let names: Vec<String> = selected.iter().map(|s| s.name.clone()).collect();
             pull::ensure(&names, &data)?;
-            let mut eval = Evaluation::new(Arc::new(model.load_with(batch_size)?))
+            let mut eval = Evaluation::new(model.open(&model.model, batch_size)?)
                 .suites(requested)
                 .data_dir(data)
                 .options(TaskOptions {
@@ -308,7 +326,7 @@ fn run(cli: Cli) -> Result<()> {
                 eval = eval.cache(dir);
             }
             if let Some(spec) = &judge {
-                eval = eval.judge(Arc::new(model.load_spec(spec, batch_size)?));
+                eval = eval.judge(model.open(spec, batch_size)?);
             }
             let n: usize = selected.iter().map(|s| s.tasks.len()).sum();
             eprintln!("running {n} tasks of {} ...", names.join(", "));

@@ -35,6 +35,7 @@ mod request;
 mod rng;
 pub mod runner;
 mod task;
+pub mod tokens;
 
 pub use journal::{Journal, JournalError};
 pub use record::ModelRecord;
@@ -43,6 +44,7 @@ pub use request::{
     LoglikelihoodRequest, Prompt, Request, Response, RollingLoglikelihood, RollingRequest,
 };
 pub use rng::SplitMix64;
+pub use tokens::{ScoreJob, Tokenize};
 pub use runner::{
     run, MetricValue, RunConfig, RunError, RunOutput, SampleError, ScoredSample, SuiteResult,
     TaskResult, Timings,

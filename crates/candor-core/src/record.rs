@@ -31,6 +31,10 @@ pub struct ModelRecord {
     pub batch_size: usize,
     /// CPU threads of the kernels (0 where not applicable).
     pub threads: usize,
+    /// What else the backend reports for the record (a server's version, its self-check,
+    /// endpoints, concurrency and retries); never part of the identity.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
 }
 
 impl ModelRecord {

@@ -18,16 +18,26 @@ pub fn markdown(r: &Report) -> String {
     let mut s = String::new();
     let m = &r.model;
     let _ = writeln!(s, "# candor report\n");
-    let _ = writeln!(
-        s,
-        "Model **{}** ({}, {:.1} M parameters, stored {}, run with {} weights), sha256 `{}`.\n",
-        m.name,
-        m.architecture,
-        m.parameters as f64 / 1e6,
-        m.quantization,
-        m.weights,
-        m.sha256
-    );
+    if m.backend == "openai" {
+        let _ = writeln!(s, "Model **{}** behind an OpenAI-compatible server (`{}`).\n", m.name, m.spec);
+    } else {
+        let _ = writeln!(
+            s,
+            "Model **{}** ({}, {:.1} M parameters, stored {}, run with {} weights), sha256 `{}`.\n",
+            m.name,
+            m.architecture,
+            m.parameters as f64 / 1e6,
+            m.quantization,
+            m.weights,
+            m.sha256
+        );
+    }
+    for (key, value) in &m.details {
+        let _ = writeln!(s, "- {key}: {value}");
+    }
+    if !m.details.is_empty() {
+        let _ = writeln!(s);
+    }
     let _ = writeln!(
         s,
         "candor {} · suites {} · limit {} · seed {} · {} on {} threads · {:.1} s ({:.1} s in the model)\n",

@@ -277,6 +277,9 @@ fn identity_section(r: &Report, s: &mut String) {
     kv(s, "stored as", &esc(&m.quantization));
     kv(s, "weights in memory", &esc(&m.weights));
     kv(s, "context length", &m.context_length.to_string());
+    for (key, value) in &m.details {
+        kv(s, &key.replace('_', " "), &esc(value));
+    }
     s.push_str(
         "</table></div><h3>Data</h3><div class=\"scroll\"><table><tr><th>dataset</th>\
                 <th>licence</th><th>flags</th><th>files (sha256)</th></tr>",

@@ -1,0 +1,131 @@
+//! The client against a toy server on loopback: scores equal the toy model's, a shifted echo
+//! is refused, and 429s, stalls and a dead replica are survived or reported, each within a
+//! bounded number of requests and seconds.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use candor_core::{LanguageModel, LoglikelihoodRequest, Tokenize};
+use candor_openai::{Error, OpenAiModel, ServerSpec};
+
+mod fake;
+use fake::{lp, Bytes};
+
+fn connect(urls: &str, options: &str) -> Result<OpenAiModel, Error> {
+    let spec = ServerSpec::parse(&format!("openai:toy@{urls}?backoff_ms=20{options}")).unwrap();
+    OpenAiModel::connect(spec, Some(Arc::new(Bytes) as Arc<dyn Tokenize>))
+}
+
+/// The toy model's log-likelihood of `cont` after `ctx`, by hand.
+fn expected(ctx: &str, cont: &str) -> f64 {
+    let ids: Vec<u32> = format!("{ctx}{cont}").bytes().map(u32::from).collect();
+    let n = ctx.len();
+    (n..ids.len()).map(|i| lp(ids[i - 1], ids[i])).sum()
+}
+
+fn requests(n: usize) -> Vec<LoglikelihoodRequest> {
+    (0..n)
+        .map(|i| LoglikelihoodRequest::new(format!("Question {i}:"), format!(" answer {}", i % 3)))
+        .collect()
+}
+
+#[test]
+fn scores_are_the_servers_echo_of_candors_split_as_ids_or_text() {
+    for ids in [true, false] {
+        let server = fake::start(0, false, ids);
+        let model = connect(&server.url, "").unwrap();
+        let form = &model.facts()["prompt_form"];
+        assert_eq!(form.starts_with("token ids"), ids, "{form}");
+        assert!(model.facts()["self_check"].starts_with("passed"), "{:?}", model.facts());
+        let reqs = requests(12);
+        let got = model.loglikelihood(&reqs).unwrap();
+        for (r, g) in reqs.iter().zip(&got) {
+            assert!((g.logprob - expected(&r.context, &r.continuation)).abs() < 1e-9);
+            assert_eq!(g.num_tokens, r.continuation.len());
+        }
+        // An empty context starts from the prefix token (0), as in-process.
+        let g = model
+            .loglikelihood(&[LoglikelihoodRequest::new("", "ab")])
+            .unwrap();
+        let want = lp(0, 97) + lp(97, 98);
+        assert!((g[0].logprob - want).abs() < 1e-9, "{} vs {want}", g[0].logprob);
+    }
+}
+
+#[test]
+fn a_shifted_echo_is_refused_with_what_to_change() {
+    let server = fake::start(0, true, false);
+    let err = connect(&server.url, "").err().expect("refused").to_string();
+    assert!(err.contains("prompt log-probs are wrong, typically shifted"), "{err}");
+    assert!(err.contains("scoring=off"), "{err}");
+    // Generation-only use stays possible, and says so.
+    let model = connect(&server.url, "&scoring=off").unwrap();
+    let err = model.loglikelihood(&requests(1)).unwrap_err().to_string();
+    assert!(err.contains("scoring=off"), "{err}");
+}
+
+#[test]
+fn rate_limits_are_retried_with_growing_backoff() {
+    let server = fake::start(0, false, true);
+    let model = connect(&server.url, "&concurrency=1").unwrap();
+    server.faults.lock().unwrap().rate_limit = 3;
+    let started = Instant::now();
+    model.loglikelihood(&requests(1)).unwrap();
+    // Delays of at least 10, 20 and 40 ms (half of 20 · 2^k, the jitter's floor).
+    assert!(started.elapsed() >= Duration::from_millis(70), "{:?}", started.elapsed());
+    let retries = &model.describe().details["retries"];
+    assert!(retries.starts_with("3 retried attempts (3 rate-limited"), "{retries}");
+}
+
+#[test]
+fn a_stalled_server_times_out_and_the_call_fails_in_bounded_time() {
+    let server = fake::start(0, false, true);
+    let model = connect(&server.url, "&timeout=0.3&retries=1").unwrap();
+    server.faults.lock().unwrap().stall = Some(Duration::from_secs(3));
+    let started = Instant::now();
+    let err = model.loglikelihood(&requests(1)).unwrap_err().to_string();
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(err.contains("no replica answered after 2 attempts"), "{err}");
+    let retries = &model.describe().details["retries"];
+    assert!(retries.contains("2 timed out"), "{retries}");
+}
+
+#[test]
+fn a_dead_replica_is_skipped_and_reported() {
+    let server = fake::start(0, false, true);
+    let dead = fake::start(0, false, true);
+    let dead_url = dead.url.clone();
+    let model = connect(&format!("{},{}", server.url, dead_url), "&concurrency=4").unwrap();
+    dead.faults.lock().unwrap().dead = true;
+    let before = server.completions.load(Ordering::Relaxed);
+    let reqs = requests(40);
+    let got = model.loglikelihood(&reqs).unwrap();
+    assert_eq!(got.len(), 40);
+    assert!(server.completions.load(Ordering::Relaxed) - before >= 40);
+    let replicas = &model.describe().details["replicas"];
+    assert!(replicas.contains(&format!("{dead_url} (")), "{replicas}");
+    let failed: u64 = replicas
+        .split(&format!("{dead_url} ("))
+        .nth(1)
+        .and_then(|s| s.split(" requests, ").nth(1))
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    // The dead replica costs a few attempts, then cools down: far fewer than 20.
+    assert!((1..20).contains(&failed), "{replicas}");
+}
+
+#[test]
+fn an_unknown_model_or_a_closed_port_is_a_clear_error() {
+    let server = fake::start(0, false, true);
+    let spec = ServerSpec::parse(&format!("openai:llama@{}", server.url)).unwrap();
+    let err = OpenAiModel::connect(spec, None).err().unwrap().to_string();
+    assert!(err.contains("does not serve 'llama' (it lists: toy)"), "{err}");
+    let spec = ServerSpec::parse("openai:toy@http://127.0.0.1:9/v1").unwrap();
+    let err = OpenAiModel::connect(spec, None).err().unwrap().to_string();
+    assert!(err.starts_with("cannot reach the server: http://127.0.0.1:9/v1/models"), "{err}");
+    let spec = ServerSpec::parse(&format!("openai:toy@{}", server.url)).unwrap();
+    let err = OpenAiModel::connect(spec, None).err().unwrap().to_string();
+    assert!(err.contains("add tokenizer="), "{err}");
+}
