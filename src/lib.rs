@@ -53,7 +53,7 @@ pub use candor_suites::{Scorers, Suite};
 mod evaluation;
 mod server;
 
-pub use server::{connect_server, OpenAiModel, PromptForm, ServerError, ServerSpec};
 pub use evaluation::{
     EvaluateError, Evaluated, Evaluation, CACHE_FILE, DEFAULT_SEED, JOURNAL_FILE,
 };
+pub use server::{connect_server, OpenAiModel, PromptForm, ServerError, ServerSpec};

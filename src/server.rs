@@ -24,14 +24,16 @@ pub enum ServerError {
 pub fn connect_server(spec: &str) -> Result<OpenAiModel, ServerError> {
     let spec = ServerSpec::parse(spec)?;
     let tokenizer = match &spec.tokenizer {
-        Some(t) => Some(Arc::new(
-            TextTokenizer::for_spec(t, &HubOptions::from_env()).map_err(|source| {
-                ServerError::Tokenizer {
-                    spec: t.clone(),
-                    source,
-                }
-            })?,
-        ) as Arc<dyn candor_core::Tokenize>),
+        Some(t) => Some(
+            Arc::new(
+                TextTokenizer::for_spec(t, &HubOptions::from_env()).map_err(|source| {
+                    ServerError::Tokenizer {
+                        spec: t.clone(),
+                        source,
+                    }
+                })?,
+            ) as Arc<dyn candor_core::Tokenize>,
+        ),
         None => None,
     };
     Ok(OpenAiModel::connect(spec, tokenizer)?)

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use candor::{
     connect_server, CandleModel, ChatMessage, DataDir, GenerateRequest, GenerationParams,
-    LanguageModel, LoadOptions, ModelFiles, Prompt, Response, RunConfig, TaskOptions,
-    WeightFormat,
+    LanguageModel, LoadOptions, ModelFiles, Prompt, Response, RunConfig, TaskOptions, WeightFormat,
 };
 
 fn shared() -> Option<PathBuf> {
@@ -28,7 +27,9 @@ fn python() -> Option<PathBuf> {
             panic!("CANDOR_LLAMA_SERVER_PYTHON is not set: .ci/run installs llama-cpp-python")
         }
         None => {
-            eprintln!("skipped: set CANDOR_LLAMA_SERVER_PYTHON to a Python with llama-cpp-python[server]");
+            eprintln!(
+                "skipped: set CANDOR_LLAMA_SERVER_PYTHON to a Python with llama-cpp-python[server]"
+            );
             None
         }
     }
@@ -57,7 +58,14 @@ impl Server {
             .args(["-m", "llama_cpp.server", "--model"])
             .arg(gguf)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--n_ctx", "2048", "--n_threads", "2", "--model_alias", "smollm2"])
+            .args([
+                "--n_ctx",
+                "2048",
+                "--n_threads",
+                "2",
+                "--model_alias",
+                "smollm2",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -68,7 +76,10 @@ impl Server {
         };
         let started = Instant::now();
         while ureq::get(&format!("{}/models", server.url)).call().is_err() {
-            assert!(started.elapsed() < Duration::from_secs(120), "the server did not come up");
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the server did not come up"
+            );
             std::thread::sleep(Duration::from_millis(250));
         }
         server
@@ -181,7 +192,10 @@ fn a_server_without_bos_is_refused_for_scoring_and_generates_as_candor_does() {
         eprintln!("server: {a:?}\ncandor: {b:?}\nparted at a gap of {gap:.3} nats");
         assert!(gap < 0.5, "{a:?} and {b:?} part at a gap of {gap} nats");
     }
-    assert!(same >= prompts().len() - 2, "only {same} greedy texts are equal");
+    assert!(
+        same >= prompts().len() - 2,
+        "only {same} greedy texts are equal"
+    );
 }
 
 #[test]
@@ -191,7 +205,11 @@ fn a_server_with_bos_scores_xcopa_as_candor_does() {
     };
     let gguf = with_bos(&shared.join("models/SmolLM2-135M-Instruct.Q4_1.gguf"));
     let server = Server::start(&python, &gguf);
-    let spec = format!("openai:smollm2@{}?tokenizer={}&concurrency=2", server.url, gguf.display());
+    let spec = format!(
+        "openai:smollm2@{}?tokenizer={}&concurrency=2",
+        server.url,
+        gguf.display()
+    );
     let served = connect_server(&spec).unwrap();
     assert!(served.facts()["self_check"].starts_with("passed"));
     let local = in_process(&gguf);
@@ -214,19 +232,35 @@ fn a_server_with_bos_scores_xcopa_as_candor_does() {
     // The quantization tolerance: how far candor's own quantized scores are from its f32 ones.
     let (mean_q, worst_q) = gaps(&quantized, &f32);
     let (mean_s, worst_s) = gaps(&served, &quantized);
-    let acc = |o: &candor::RunOutput| o.tasks[0].metrics.iter().find(|m| m.name == "acc").unwrap().value;
+    let acc = |o: &candor::RunOutput| {
+        o.tasks[0]
+            .metrics
+            .iter()
+            .find(|m| m.name == "acc")
+            .unwrap()
+            .value
+    };
     let (acc_s, acc_q, acc_f) = (acc(&served), acc(&quantized), acc(&f32));
     eprintln!(
         "xcopa_it, 50 documents: acc server {acc_s}, candor quantized {acc_q}, candor f32 {acc_f}; \
          nats per token, server vs candor quantized: mean {mean_s:.4}, worst {worst_s:.4}; \
          candor quantized vs f32: mean {mean_q:.4}, worst {worst_q:.4}"
     );
-    assert!(mean_s <= mean_q && worst_s <= worst_q, "the server is further from candor than quantization moves candor");
+    assert!(
+        mean_s <= mean_q && worst_s <= worst_q,
+        "the server is further from candor than quantization moves candor"
+    );
     // Accuracy within one document of candor's reference (f32) scores, as candor's own
     // quantized scores are; the server and candor's quantized kernels are two roundings of
     // the same weights, each within quantization noise of f32.
     let doc = 1.0 / 50.0 + 1e-9;
-    assert!((acc_s - acc_f).abs() <= doc, "server {acc_s} vs f32 {acc_f}");
-    assert!((acc_q - acc_f).abs() <= doc, "quantized {acc_q} vs f32 {acc_f}");
+    assert!(
+        (acc_s - acc_f).abs() <= doc,
+        "server {acc_s} vs f32 {acc_f}"
+    );
+    assert!(
+        (acc_q - acc_f).abs() <= doc,
+        "quantized {acc_q} vs f32 {acc_f}"
+    );
     let _ = std::fs::remove_file(&gguf);
 }

@@ -237,7 +237,9 @@ impl ModelArgs {
             model.spec().model,
             model.spec().urls.join(", "),
             started.elapsed().as_secs_f64(),
-            facts.get("prompt_form").map_or("generation only", String::as_str),
+            facts
+                .get("prompt_form")
+                .map_or("generation only", String::as_str),
             facts.get("self_check").map_or("-", String::as_str),
         );
         Ok(Arc::new(model))

@@ -44,7 +44,6 @@ pub use request::{
     LoglikelihoodRequest, Prompt, Request, Response, RollingLoglikelihood, RollingRequest,
 };
 pub use rng::SplitMix64;
-pub use tokens::{ScoreJob, Tokenize};
 pub use runner::{
     run, MetricValue, RunConfig, RunError, RunOutput, SampleError, ScoredSample, SuiteResult,
     TaskResult, Timings,
@@ -53,6 +52,7 @@ pub use task::{
     DataFile, DatasetInfo, LabelRequest, Sample, Scorer, ScorerError, ScorerOutput, Task, TaskData,
     TaskError, TaskInfo, TaskOptions,
 };
+pub use tokens::{ScoreJob, Tokenize};
 
 /// Why a model could not answer a batch.
 #[derive(Debug, thiserror::Error)]

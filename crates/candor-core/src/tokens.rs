@@ -138,7 +138,10 @@ mod tests {
         let job = loglikelihood_job(&bos, 0, &LoglikelihoodRequest::new("", "c")).unwrap();
         assert_eq!((job.ctx, job.cont), (vec![1000], vec![99]));
         let err = loglikelihood_job(&tok, 3, &LoglikelihoodRequest::new("a", "")).unwrap_err();
-        assert_eq!(err.to_string(), "invalid request #3: the continuation is empty");
+        assert_eq!(
+            err.to_string(),
+            "invalid request #3: the continuation is empty"
+        );
     }
 
     #[test]

@@ -26,6 +26,10 @@ const SHIFT_ADVICE: &str = "Use an endpoint whose prompt log-probs are right (vL
     /v1/completions with echo), serve a model whose tokenizer adds BOS (llama-cpp-python's echo is \
     right only then), or add scoring=off to the spec to run generation-only suites";
 
+const NO_PROMPT_LOGPROBS: &str = "llama.cpp's llama-server and TGI's OpenAI routes report \
+    log-probs of generated tokens only: serve the model with vLLM or SGLang for scoring, or add \
+    scoring=off to the spec to run generation-only suites";
+
 pub(crate) fn run(model: &mut OpenAiModel) -> Result<(), Error> {
     for replica in 0..model.client.replicas.len() {
         served_model(model, replica)?;
@@ -54,7 +58,12 @@ pub(crate) fn run(model: &mut OpenAiModel) -> Result<(), Error> {
     }
     model.facts.insert(
         "prompt_form".into(),
-        if model.ids { "token ids" } else { "text (the server tokenizes)" }.into(),
+        if model.ids {
+            "token ids"
+        } else {
+            "text (the server tokenizes)"
+        }
+        .into(),
     );
     let mut checked = Vec::new();
     for probe in PROBES {
@@ -89,7 +98,11 @@ fn served_model(model: &mut OpenAiModel, replica: usize) -> Result<(), Error> {
         .client
         .get(&format!("{url}/models"))
         .map_err(Error::Unreachable)?;
-    let entries = list.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+    let entries = list
+        .get("data")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let wanted = &model.spec.model;
     let entry = entries
         .iter()
@@ -172,7 +185,11 @@ fn accepts_ids(model: &OpenAiModel, tok: &dyn Tokenize) -> Result<bool, Error> {
 
 /// Generate a few greedy tokens with their log-probs, then score the same tokens as a prompt
 /// continuation: the two must agree. `None` when the continuation does not tokenize back.
-fn greedy_probe(model: &OpenAiModel, tok: &dyn Tokenize, probe: &str) -> Result<Option<f64>, Error> {
+fn greedy_probe(
+    model: &OpenAiModel,
+    tok: &dyn Tokenize,
+    probe: &str,
+) -> Result<Option<f64>, Error> {
     let body = json!({
         "model": model.spec.model, "prompt": probe, "max_tokens": PROBE_TOKENS,
         "temperature": 0.0, "logprobs": 1, "repeat_penalty": 1.0, "seed": 0,
@@ -214,6 +231,17 @@ fn greedy_probe(model: &OpenAiModel, tok: &dyn Tokenize, probe: &str) -> Result<
     }
     let all: Vec<u32> = job.ctx.iter().chain(&job.cont).copied().collect();
     let echoed = echo(model, &all, &format!("{probe}{text}"))?;
+    if echoed.logprobs.len() + 1 < all.len() {
+        return Err(Error::SelfCheck {
+            problem: format!(
+                "with echo=true the server returned {} log-probs for a prompt of {} tokens: it \
+                 does not score prompts",
+                echoed.logprobs.len(),
+                all.len()
+            ),
+            advice: NO_PROMPT_LOGPROBS.into(),
+        });
+    }
     if echoed.logprobs.first().is_some_and(Option::is_some) && echoed.offset(tok, &all) == 0 {
         return Err(Error::SelfCheck {
             problem: "the first prompt token, which has nothing before it, came back with a \
@@ -232,7 +260,7 @@ fn greedy_probe(model: &OpenAiModel, tok: &dyn Tokenize, probe: &str) -> Result<
     for (i, (echo_lp, gen_lp)) in scored.logprobs.iter().zip(&generated.logprobs).enumerate() {
         let gen_lp = gen_lp.unwrap_or(f64::NAN);
         let diff = (echo_lp - gen_lp).abs();
-        if !(diff <= TOLERANCE) {
+        if diff.is_nan() || diff > TOLERANCE {
             let token = generated.tokens.get(i).cloned().unwrap_or_default();
             return Err(Error::SelfCheck {
                 problem: format!(
@@ -260,10 +288,7 @@ fn echo(model: &OpenAiModel, all: &[u32], text: &str) -> Result<Echo, Error> {
         .map_err(|e| Error::Unreachable(e.to_string()))?;
     Echo::parse(&answer).map_err(|problem| Error::SelfCheck {
         problem: format!("echo=true with logprobs gave no prompt log-probs ({problem})"),
-        advice: "llama.cpp's llama-server and chat endpoints report log-probs of generated \
-                 tokens only: serve the model with vLLM, SGLang or llama-cpp-python for \
-                 scoring, or add scoring=off to the spec"
-            .into(),
+        advice: NO_PROMPT_LOGPROBS.into(),
     })
 }
 

@@ -29,10 +29,16 @@ impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CallError::Rejected { status, message } => {
-                write!(f, "the server rejected the request (HTTP {status}): {message}")
+                write!(
+                    f,
+                    "the server rejected the request (HTTP {status}): {message}"
+                )
             }
             CallError::Unavailable { attempts, last } => {
-                write!(f, "no replica answered after {attempts} attempts (last: {last})")
+                write!(
+                    f,
+                    "no replica answered after {attempts} attempts (last: {last})"
+                )
             }
         }
     }
@@ -165,8 +171,7 @@ impl Client {
     ) -> Result<Vec<T>, E> {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let results: Mutex<Vec<Option<Result<T, E>>>> =
-            Mutex::new((0..n).map(|_| None).collect());
+        let results: Mutex<Vec<Option<Result<T, E>>>> = Mutex::new((0..n).map(|_| None).collect());
         std::thread::scope(|s| {
             for _ in 0..self.concurrency.min(n) {
                 s.spawn(|| loop {
@@ -282,7 +287,10 @@ fn error_message(resp: ureq::Response) -> String {
     });
     let mut message = message.unwrap_or(body);
     if message.len() > 500 {
-        let cut = (0..=500).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
+        let cut = (0..=500)
+            .rev()
+            .find(|&i| message.is_char_boundary(i))
+            .unwrap_or(0);
         message.truncate(cut);
         message.push('…');
     }

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use candor_core::tokens::{loglikelihood_job, rolling_jobs};
 use candor_core::{
-    FinishReason, GenerateRequest, Generation, LanguageModel, Loglikelihood,
-    LoglikelihoodRequest, ModelError, ModelRecord, Prompt, RollingLoglikelihood, RollingRequest,
-    ScoreJob, Tokenize,
+    FinishReason, GenerateRequest, Generation, LanguageModel, Loglikelihood, LoglikelihoodRequest,
+    ModelError, ModelRecord, Prompt, RollingLoglikelihood, RollingRequest, ScoreJob, Tokenize,
 };
 use serde_json::{json, Value};
 
@@ -163,7 +162,9 @@ impl OpenAiModel {
                 num_tokens: 0,
             });
         }
-        let answer = self.post(path, body, index).map_err(|e| backend(index, e))?;
+        let answer = self
+            .post(path, body, index)
+            .map_err(|e| backend(index, e))?;
         let mut text = answer
             .pointer(pointer)
             .and_then(Value::as_str)
@@ -171,7 +172,10 @@ impl OpenAiModel {
                 ModelError::Backend(format!("request #{index}: the answer has no {pointer}"))
             })?
             .to_string();
-        let mut finish = match answer.pointer("/choices/0/finish_reason").and_then(Value::as_str) {
+        let mut finish = match answer
+            .pointer("/choices/0/finish_reason")
+            .and_then(Value::as_str)
+        {
             Some("length") => FinishReason::Length,
             // vLLM names the stop string that matched; others say "stop" for EOS and stop
             // strings alike, which candor records as EOS.
@@ -229,7 +233,11 @@ impl Echo {
         let tokens = lp
             .get("tokens")
             .and_then(Value::as_array)
-            .map(|a| a.iter().map(|t| t.as_str().unwrap_or("").to_string()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|t| t.as_str().unwrap_or("").to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         let top = lp
             .get("top_logprobs")
@@ -295,7 +303,9 @@ impl Echo {
                 self.logprobs.len()
             ));
         }
-        let start = prompt.checked_sub(n).ok_or("the continuation is longer than the prompt")?;
+        let start = prompt
+            .checked_sub(n)
+            .ok_or("the continuation is longer than the prompt")?;
         let mut logprobs = Vec::with_capacity(n);
         let mut greedy = true;
         for i in start..prompt {
@@ -347,7 +357,7 @@ impl LanguageModel for OpenAiModel {
                 .join("; "),
         );
         ModelRecord {
-            spec: format!("{}{}@{}", crate::SCHEME, self.spec.model, self.spec.urls.join(",")),
+            spec: self.spec.text.clone(),
             backend: "openai".into(),
             name: self.spec.model.clone(),
             path: self.served.clone(),
@@ -411,9 +421,9 @@ impl LanguageModel for OpenAiModel {
                 windows.push((i, job));
             }
         }
-        let scored = self
-            .client
-            .map(windows.len(), |w| self.score(tok, &windows[w].1, None, windows[w].0))?;
+        let scored = self.client.map(windows.len(), |w| {
+            self.score(tok, &windows[w].1, None, windows[w].0)
+        })?;
         let mut out: Vec<RollingLoglikelihood> = requests
             .iter()
             .map(|r| RollingLoglikelihood {

@@ -20,6 +20,8 @@ pub enum PromptForm {
 /// A parsed `openai:` spec.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerSpec {
+    /// The spec as written (it holds no secret: the API key is read from the environment).
+    pub text: String,
     /// The model name the server serves (`/v1/models`).
     pub model: String,
     /// Base URLs of the replicas, each ending before `/completions` (`http://host:8000/v1`).
@@ -76,6 +78,7 @@ impl ServerSpec {
             }
         }
         let mut out = ServerSpec {
+            text: spec.to_string(),
             model: model.to_string(),
             urls,
             tokenizer: None,
@@ -100,7 +103,12 @@ impl ServerSpec {
             match key {
                 "tokenizer" => out.tokenizer = Some(value.to_string()),
                 "concurrency" => out.concurrency = number("concurrency")?.max(1) as usize,
-                "timeout" => out.timeout = Duration::from_secs_f64(seconds(value).ok_or_else(|| bad(format!("timeout={value}: seconds expected")))?),
+                "timeout" => {
+                    out.timeout = Duration::from_secs_f64(
+                        seconds(value)
+                            .ok_or_else(|| bad(format!("timeout={value}: seconds expected")))?,
+                    )
+                }
                 "retries" => out.retries = number("retries")? as u32,
                 "backoff_ms" => out.backoff = Duration::from_millis(number("backoff_ms")?),
                 "api_key_env" => out.api_key_env = value.to_string(),
@@ -133,7 +141,10 @@ impl ServerSpec {
 }
 
 fn seconds(value: &str) -> Option<f64> {
-    value.parse::<f64>().ok().filter(|s| *s > 0.0 && s.is_finite())
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0 && s.is_finite())
 }
 
 #[cfg(test)]

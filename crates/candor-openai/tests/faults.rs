@@ -37,7 +37,11 @@ fn scores_are_the_servers_echo_of_candors_split_as_ids_or_text() {
         let model = connect(&server.url, "").unwrap();
         let form = &model.facts()["prompt_form"];
         assert_eq!(form.starts_with("token ids"), ids, "{form}");
-        assert!(model.facts()["self_check"].starts_with("passed"), "{:?}", model.facts());
+        assert!(
+            model.facts()["self_check"].starts_with("passed"),
+            "{:?}",
+            model.facts()
+        );
         let reqs = requests(12);
         let got = model.loglikelihood(&reqs).unwrap();
         for (r, g) in reqs.iter().zip(&got) {
@@ -49,7 +53,11 @@ fn scores_are_the_servers_echo_of_candors_split_as_ids_or_text() {
             .loglikelihood(&[LoglikelihoodRequest::new("", "ab")])
             .unwrap();
         let want = lp(0, 97) + lp(97, 98);
-        assert!((g[0].logprob - want).abs() < 1e-9, "{} vs {want}", g[0].logprob);
+        assert!(
+            (g[0].logprob - want).abs() < 1e-9,
+            "{} vs {want}",
+            g[0].logprob
+        );
     }
 }
 
@@ -57,12 +65,24 @@ fn scores_are_the_servers_echo_of_candors_split_as_ids_or_text() {
 fn a_shifted_echo_is_refused_with_what_to_change() {
     let server = fake::start(0, true, false);
     let err = connect(&server.url, "").err().expect("refused").to_string();
-    assert!(err.contains("prompt log-probs are wrong, typically shifted"), "{err}");
+    assert!(
+        err.contains("prompt log-probs are wrong, typically shifted"),
+        "{err}"
+    );
     assert!(err.contains("scoring=off"), "{err}");
     // Generation-only use stays possible, and says so.
     let model = connect(&server.url, "&scoring=off").unwrap();
     let err = model.loglikelihood(&requests(1)).unwrap_err().to_string();
     assert!(err.contains("scoring=off"), "{err}");
+}
+
+#[test]
+fn a_server_without_prompt_log_probs_is_refused() {
+    let server = fake::start(0, false, true);
+    server.faults.lock().unwrap().generated_only = true;
+    let err = connect(&server.url, "").err().expect("refused").to_string();
+    assert!(err.contains("it does not score prompts"), "{err}");
+    assert!(err.contains("llama-server"), "{err}");
 }
 
 #[test]
@@ -73,9 +93,16 @@ fn rate_limits_are_retried_with_growing_backoff() {
     let started = Instant::now();
     model.loglikelihood(&requests(1)).unwrap();
     // Delays of at least 10, 20 and 40 ms (half of 20 · 2^k, the jitter's floor).
-    assert!(started.elapsed() >= Duration::from_millis(70), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(70),
+        "{:?}",
+        started.elapsed()
+    );
     let retries = &model.describe().details["retries"];
-    assert!(retries.starts_with("3 retried attempts (3 rate-limited"), "{retries}");
+    assert!(
+        retries.starts_with("3 retried attempts (3 rate-limited"),
+        "{retries}"
+    );
 }
 
 #[test]
@@ -85,8 +112,15 @@ fn a_stalled_server_times_out_and_the_call_fails_in_bounded_time() {
     server.faults.lock().unwrap().stall = Some(Duration::from_secs(3));
     let started = Instant::now();
     let err = model.loglikelihood(&requests(1)).unwrap_err().to_string();
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
-    assert!(err.contains("no replica answered after 2 attempts"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains("no replica answered after 2 attempts"),
+        "{err}"
+    );
     let retries = &model.describe().details["retries"];
     assert!(retries.contains("2 timed out"), "{retries}");
 }
@@ -121,10 +155,16 @@ fn an_unknown_model_or_a_closed_port_is_a_clear_error() {
     let server = fake::start(0, false, true);
     let spec = ServerSpec::parse(&format!("openai:llama@{}", server.url)).unwrap();
     let err = OpenAiModel::connect(spec, None).err().unwrap().to_string();
-    assert!(err.contains("does not serve 'llama' (it lists: toy)"), "{err}");
+    assert!(
+        err.contains("does not serve 'llama' (it lists: toy)"),
+        "{err}"
+    );
     let spec = ServerSpec::parse("openai:toy@http://127.0.0.1:9/v1").unwrap();
     let err = OpenAiModel::connect(spec, None).err().unwrap().to_string();
-    assert!(err.starts_with("cannot reach the server: http://127.0.0.1:9/v1/models"), "{err}");
+    assert!(
+        err.starts_with("cannot reach the server: http://127.0.0.1:9/v1/models"),
+        "{err}"
+    );
     let spec = ServerSpec::parse(&format!("openai:toy@{}", server.url)).unwrap();
     let err = OpenAiModel::connect(spec, None).err().unwrap().to_string();
     assert!(err.contains("add tokenizer="), "{err}");

@@ -19,7 +19,11 @@ pub fn markdown(r: &Report) -> String {
     let m = &r.model;
     let _ = writeln!(s, "# candor report\n");
     if m.backend == "openai" {
-        let _ = writeln!(s, "Model **{}** behind an OpenAI-compatible server (`{}`).\n", m.name, m.spec);
+        let _ = writeln!(
+            s,
+            "Model **{}** behind an OpenAI-compatible server (`{}`).\n",
+            m.name, m.spec
+        );
     } else {
         let _ = writeln!(
             s,

@@ -45,6 +45,8 @@ pub struct Faults {
     pub dead: bool,
     /// Become dead after this many more completions.
     pub die_after: Option<usize>,
+    /// Echo log-probs of generated tokens only (llama.cpp's llama-server).
+    pub generated_only: bool,
 }
 
 pub struct Fake {
@@ -57,7 +59,11 @@ pub struct Fake {
 impl Drop for Fake {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        let _ = TcpStream::connect(self.url.trim_start_matches("http://").trim_end_matches("/v1"));
+        let _ = TcpStream::connect(
+            self.url
+                .trim_start_matches("http://")
+                .trim_end_matches("/v1"),
+        );
     }
 }
 
@@ -88,7 +94,13 @@ pub fn start(port: u16, shifted: bool, ids: bool) -> Fake {
     }
 }
 
-fn serve(mut stream: TcpStream, faults: &Mutex<Faults>, count: &AtomicUsize, shifted: bool, ids: bool) {
+fn serve(
+    mut stream: TcpStream,
+    faults: &Mutex<Faults>,
+    count: &AtomicUsize,
+    shifted: bool,
+    ids: bool,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
@@ -108,7 +120,7 @@ fn serve(mut stream: TcpStream, faults: &Mutex<Faults>, count: &AtomicUsize, shi
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let (stall, status) = {
+    let (stall, status, generated_only) = {
         let mut f = faults.lock().unwrap();
         if path.contains("completions") {
             if let Some(n) = f.die_after.as_mut() {
@@ -128,7 +140,7 @@ fn serve(mut stream: TcpStream, faults: &Mutex<Faults>, count: &AtomicUsize, shi
         } else {
             200
         };
-        (f.stall, status)
+        (f.stall, status, f.generated_only)
     };
     if let Some(d) = stall {
         std::thread::sleep(d);
@@ -140,7 +152,7 @@ fn serve(mut stream: TcpStream, faults: &Mutex<Faults>, count: &AtomicUsize, shi
             "/v1/models" => (200, json!({"data": [{"id": "toy", "max_model_len": 64}]})),
             "/v1/completions" => {
                 count.fetch_add(1, Ordering::Relaxed);
-                completion(&body, shifted, ids)
+                completion(&body, shifted, ids, generated_only)
             }
             "/v1/chat/completions" => (
                 200,
@@ -157,10 +169,14 @@ fn serve(mut stream: TcpStream, faults: &Mutex<Faults>, count: &AtomicUsize, shi
     );
 }
 
-fn completion(body: &Value, shifted: bool, ids: bool) -> (u16, Value) {
+fn completion(body: &Value, shifted: bool, ids: bool, generated_only: bool) -> (u16, Value) {
     let prompt: Vec<u32> = match &body["prompt"] {
         Value::String(s) => s.bytes().map(u32::from).collect(),
-        Value::Array(a) if ids => a.iter().filter_map(Value::as_u64).map(|v| v as u32).collect(),
+        Value::Array(a) if ids => a
+            .iter()
+            .filter_map(Value::as_u64)
+            .map(|v| v as u32)
+            .collect(),
         _ => return (422, json!({"detail": "prompt must be a string"})),
     };
     let max = body["max_tokens"].as_u64().unwrap_or(16) as usize;
@@ -169,14 +185,17 @@ fn completion(body: &Value, shifted: bool, ids: bool) -> (u16, Value) {
     let mut generated = Vec::new();
     for _ in 0..max {
         let prev = *all.last().unwrap_or(&0);
-        let next = (b'a'..=b'z').map(u32::from).max_by(|&a, &b| lp(prev, a).total_cmp(&lp(prev, b))).unwrap();
+        let next = (b'a'..=b'z')
+            .map(u32::from)
+            .max_by(|&a, &b| lp(prev, a).total_cmp(&lp(prev, b)))
+            .unwrap();
         generated.push(next);
         all.push(next);
     }
     let text: String = generated.iter().map(|&t| t as u8 as char).collect();
     let mut logprobs = json!(null);
     if !body["logprobs"].is_null() {
-        let listed: Vec<usize> = if body["echo"].as_bool() == Some(true) {
+        let listed: Vec<usize> = if body["echo"].as_bool() == Some(true) && !generated_only {
             (0..all.len()).collect()
         } else {
             (prompt.len()..all.len()).collect()
@@ -189,7 +208,11 @@ fn completion(body: &Value, shifted: bool, ids: bool) -> (u16, Value) {
             }
         };
         let best = |i: usize| -> Option<f64> {
-            (i > 0).then(|| (b'a'..=b'z').map(|t| lp(all[i - 1], u32::from(t))).fold(f64::MIN, f64::max))
+            (i > 0).then(|| {
+                (b'a'..=b'z')
+                    .map(|t| lp(all[i - 1], u32::from(t)))
+                    .fold(f64::MIN, f64::max)
+            })
         };
         logprobs = json!({
             "tokens": listed.iter().map(|&i| (all[i] as u8 as char).to_string()).collect::<Vec<_>>(),
