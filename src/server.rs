@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 pub use candor_openai::{OpenAiModel, PromptForm, ServerSpec};
 
-use crate::{HubOptions, TextTokenizer};
+use candor_candle::TextFiles;
+use candor_core::{ChatMessage, ModelError, Tokenize};
+
+use crate::HubOptions;
 
 /// Why a server model could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -23,18 +26,28 @@ pub enum ServerError {
 /// [`ServerSpec`]), with the tokenizer its `tokenizer=` names, and run the server's self-check.
 pub fn connect_server(spec: &str) -> Result<OpenAiModel, ServerError> {
     let spec = ServerSpec::parse(spec)?;
-    let tokenizer = match &spec.tokenizer {
+    let files = match &spec.tokenizer {
         Some(t) => Some(
-            Arc::new(
-                TextTokenizer::for_spec(t, &HubOptions::from_env()).map_err(|source| {
-                    ServerError::Tokenizer {
-                        spec: t.clone(),
-                        source,
-                    }
-                })?,
-            ) as Arc<dyn candor_core::Tokenize>,
+            TextFiles::for_spec(t, &HubOptions::from_env()).map_err(|source| {
+                ServerError::Tokenizer {
+                    spec: t.clone(),
+                    source,
+                }
+            })?,
         ),
         None => None,
     };
-    Ok(OpenAiModel::connect(spec, tokenizer)?)
+    let (tokenizer, chat) = match files {
+        Some(f) => (Some(Arc::new(f.tokenizer) as Arc<dyn Tokenize>), f.chat),
+        None => (None, None),
+    };
+    let model = OpenAiModel::connect(spec, tokenizer)?;
+    Ok(match chat {
+        Some(template) => model.with_chat_template(Arc::new(move |messages: &[ChatMessage]| {
+            template
+                .render(messages)
+                .map_err(|e| ModelError::Backend(e.to_string()))
+        })),
+        None => model,
+    })
 }

@@ -158,7 +158,9 @@ fn generations(model: &dyn LanguageModel) -> Vec<String> {
 }
 
 /// Where two greedy texts part, the gap between the two chosen tokens' log-probs under
-/// candor's model: two engines whose kernels round differently may part only at a near tie.
+/// candor's model. llama.cpp and candor round 8-bit activations differently (the XCOPA test
+/// below measures the per-token spread), so their greedy texts may part, but only at a near
+/// tie: under half a nat.
 fn parting_gap(local: &CandleModel, prompt: &Prompt, a: &str, b: &str) -> f64 {
     let tok = local.tokenizer().unwrap();
     let (ta, tb) = (tok.encode(a).unwrap(), tok.encode(b).unwrap());
@@ -179,23 +181,29 @@ fn a_server_without_bos_is_refused_for_scoring_and_generates_as_candor_does() {
     let spec = format!("openai:smollm2@{}?tokenizer={}", server.url, gguf.display());
     let err = connect_server(&spec).err().expect("refused").to_string();
     assert!(err.contains("typically shifted by one token"), "{err}");
-    let served = connect_server(&format!("{spec}&scoring=off")).unwrap();
     let local = in_process(&gguf);
-    let (a, b) = (generations(&served), generations(&local));
-    let mut same = 0;
-    for ((prompt, a), b) in prompts().iter().zip(&a).zip(&b) {
-        if a == b {
-            same += 1;
-            continue;
+    let candor_texts = generations(&local);
+    // Chat prompts through the server's template, then through candor's (chat=local).
+    for chat in ["server", "local"] {
+        let served = connect_server(&format!("{spec}&scoring=off&chat={chat}")).unwrap();
+        let texts = generations(&served);
+        let mut same = 0;
+        for ((prompt, a), b) in prompts().iter().zip(&texts).zip(&candor_texts) {
+            if a == b {
+                same += 1;
+                continue;
+            }
+            let gap = parting_gap(&local, prompt, a, b);
+            eprintln!(
+                "chat={chat}\nserver: {a:?}\ncandor: {b:?}\nparted at a gap of {gap:.3} nats"
+            );
+            assert!(gap < 0.5, "{a:?} and {b:?} part at a gap of {gap} nats");
         }
-        let gap = parting_gap(&local, prompt, a, b);
-        eprintln!("server: {a:?}\ncandor: {b:?}\nparted at a gap of {gap:.3} nats");
-        assert!(gap < 0.5, "{a:?} and {b:?} part at a gap of {gap} nats");
+        assert!(
+            same >= prompts().len() - 2,
+            "chat={chat}: only {same} greedy texts are equal"
+        );
     }
-    assert!(
-        same >= prompts().len() - 2,
-        "only {same} greedy texts are equal"
-    );
 }
 
 #[test]

@@ -1,10 +1,31 @@
 //! Chat prompts rendered with the model's own Jinja chat template, as transformers'
 //! `apply_chat_template(..., add_generation_prompt=True)` renders them.
 
+use std::path::Path;
+
 use candor_core::ChatMessage;
 use minijinja::{context, Environment, Error as JinjaError, ErrorKind};
 
 use crate::{Error, Result};
+
+/// The chat template of a Hugging Face folder: `chat_template.jinja`, else the
+/// `chat_template` field of `tokenizer_config.json`.
+pub(crate) fn hf_chat_template(dir: &Path) -> Option<String> {
+    if let Ok(t) = std::fs::read_to_string(dir.join("chat_template.jinja")) {
+        return Some(t);
+    }
+    let text = std::fs::read_to_string(dir.join("tokenizer_config.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    match json.get("chat_template")? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        // A list of named templates: take the default one.
+        serde_json::Value::Array(list) => list
+            .iter()
+            .find(|t| t.get("name").and_then(|n| n.as_str()) == Some("default"))
+            .and_then(|t| t.get("template")?.as_str().map(String::from)),
+        _ => None,
+    }
+}
 
 /// A compiled chat template plus the special-token strings templates refer to.
 pub struct ChatTemplate {
@@ -45,6 +66,12 @@ impl ChatTemplate {
             bos_token: bos_token.to_string(),
             eos_token: eos_token.to_string(),
         })
+    }
+
+    /// `source` with the special-token strings of `tok`.
+    pub fn with_tokenizer(source: &str, tok: &crate::TextTokenizer) -> Result<Self> {
+        let name = |id: Option<u32>| id.and_then(|i| tok.token(i)).unwrap_or_default();
+        Self::new(source, &name(tok.bos), &name(tok.eos.first().copied()))
     }
 
     /// Render `messages` followed by the prompt of the assistant's turn.

@@ -49,5 +49,5 @@ pub use error::{Error, Result};
 pub use hub::{HubOptions, ModelFiles};
 pub use model::{CandleModel, LoadOptions, ModelInfo, ScoreJob, TokenScores};
 pub use sampling::{argmax, Sampler};
-pub use tokenizer::TextTokenizer;
+pub use tokenizer::{TextFiles, TextTokenizer};
 pub use weights::WeightFormat;

@@ -12,7 +12,7 @@ use candor_core::{
 };
 
 use crate::arch;
-use crate::chat::ChatTemplate;
+use crate::chat::{hf_chat_template, ChatTemplate};
 use crate::config::{DecoderConfig, GgufConfig, HfConfig};
 use crate::decoder::Decoder;
 use crate::hub::{self, HubOptions, ModelFiles};
@@ -264,14 +264,7 @@ impl CandleModel {
             template = hf_chat_template(&dir);
         }
         let chat = match (&template, &tokenizer) {
-            (Some(src), Some(tok)) => {
-                let name = |id: Option<u32>| id.and_then(|i| tok.token(i)).unwrap_or_default();
-                Some(ChatTemplate::new(
-                    src,
-                    &name(tok.bos),
-                    &name(tok.eos.first().copied()),
-                )?)
-            }
+            (Some(src), Some(tok)) => Some(ChatTemplate::with_tokenizer(src, tok)?),
             _ => None,
         };
         // A GGUF file names itself; a checkpoint folder is named after the folder.
@@ -906,25 +899,6 @@ fn read_gguf(path: &Path) -> Result<gguf_file::Content> {
     })?;
     check_gguf_extent(path, &content)?;
     Ok(content)
-}
-
-/// The chat template of a Hugging Face folder: `chat_template.jinja`, else the
-/// `chat_template` field of `tokenizer_config.json`.
-fn hf_chat_template(dir: &Path) -> Option<String> {
-    if let Ok(t) = std::fs::read_to_string(dir.join("chat_template.jinja")) {
-        return Some(t);
-    }
-    let text = std::fs::read_to_string(dir.join("tokenizer_config.json")).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    match json.get("chat_template")? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        // A list of named templates: take the default one.
-        serde_json::Value::Array(list) => list
-            .iter()
-            .find(|t| t.get("name").and_then(|n| n.as_str()) == Some("default"))
-            .and_then(|t| t.get("template")?.as_str().map(String::from)),
-        _ => None,
-    }
 }
 
 impl LanguageModel for CandleModel {

@@ -264,25 +264,6 @@ impl TextTokenizer {
         Self::from_gguf(path, &content)
     }
 
-    /// The tokenizer of a model spec (a `tokenizer.json` file, or anything [`crate::hub::resolve`]
-    /// takes): the model folder's `tokenizer.json`, else the vocabulary its GGUF file embeds.
-    /// For backends that score through a server but split requests with candor's tokenizer.
-    pub fn for_spec(spec: &str, hub: &crate::HubOptions) -> Result<Self> {
-        let path = Path::new(spec);
-        if path.is_file() && path.extension().is_some_and(|e| e == "json") {
-            return Self::from_file(path);
-        }
-        let files = crate::hub::resolve(spec, hub)?;
-        let json = files.dir().join("tokenizer.json");
-        match &files {
-            _ if json.is_file() => Self::from_file(&json),
-            crate::ModelFiles::Gguf(gguf) => Self::from_gguf_file(gguf),
-            crate::ModelFiles::Safetensors { dir, .. } => {
-                Err(Error::MissingTokenizer { path: dir.clone() })
-            }
-        }
-    }
-
     /// Token ids of `text`, without BOS/EOS; special tokens written in the text are
     /// recognised.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
@@ -303,6 +284,61 @@ impl TextTokenizer {
     /// The vocabulary string of one token (`Ġthe`), for per-token reports.
     pub fn token(&self, id: u32) -> Option<String> {
         self.inner.id_to_token(id)
+    }
+}
+
+/// A model's tokenizer and chat template without its weights: for backends that run the model
+/// elsewhere (a server) but split and render prompts as candor does.
+pub struct TextFiles {
+    pub tokenizer: TextTokenizer,
+    pub chat: Option<crate::chat::ChatTemplate>,
+}
+
+impl TextFiles {
+    /// Those of a model spec: a `tokenizer.json` file, or anything [`crate::hub::resolve`]
+    /// takes (the folder's `tokenizer.json`, else the vocabulary its GGUF file embeds; the
+    /// template from the GGUF file, `chat_template.jinja` or `tokenizer_config.json`).
+    pub fn for_spec(spec: &str, hub: &crate::HubOptions) -> Result<Self> {
+        let path = Path::new(spec);
+        let (json, gguf) = if path.is_file() && path.extension().is_some_and(|e| e == "json") {
+            (path.to_path_buf(), None)
+        } else {
+            let files = crate::hub::resolve(spec, hub)?;
+            let gguf = match &files {
+                crate::ModelFiles::Gguf(p) => Some(p.clone()),
+                crate::ModelFiles::Safetensors { .. } => None,
+            };
+            (files.dir().join("tokenizer.json"), gguf)
+        };
+        let dir = json.parent().unwrap_or(Path::new("."));
+        let content = match &gguf {
+            Some(p) => {
+                let mut file = std::fs::File::open(p).map_err(Error::io(p))?;
+                Some(Content::read(&mut file).map_err(|e| Error::BadGguf {
+                    path: p.clone(),
+                    reason: crate::error::candle_message(&e),
+                })?)
+            }
+            None => None,
+        };
+        let tokenizer = match (&gguf, &content) {
+            (Some(p), Some(c)) if !json.is_file() => TextTokenizer::from_gguf(p, c)?,
+            _ if json.is_file() => TextTokenizer::from_file(&json)?,
+            _ => {
+                return Err(Error::MissingTokenizer {
+                    path: dir.to_path_buf(),
+                })
+            }
+        };
+        let source = content
+            .as_ref()
+            .and_then(gguf_chat_template)
+            .or_else(|| crate::chat::hf_chat_template(dir));
+        let chat = match source {
+            Some(src) => Some(crate::chat::ChatTemplate::with_tokenizer(&src, &tokenizer)?),
+            None => None,
+        };
+        Ok(TextFiles { tokenizer, chat })
     }
 }
 

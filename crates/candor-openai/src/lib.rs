@@ -21,7 +21,7 @@ mod http;
 mod model;
 mod spec;
 
-pub use model::OpenAiModel;
+pub use model::{ChatRenderer, OpenAiModel};
 pub use spec::{PromptForm, ServerSpec, SCHEME};
 
 /// Why a server cannot be used.

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use candor_core::tokens::{loglikelihood_job, rolling_jobs};
 use candor_core::{
-    FinishReason, GenerateRequest, Generation, LanguageModel, Loglikelihood, LoglikelihoodRequest,
-    ModelError, ModelRecord, Prompt, RollingLoglikelihood, RollingRequest, ScoreJob, Tokenize,
+    ChatMessage, FinishReason, GenerateRequest, Generation, LanguageModel, Loglikelihood,
+    LoglikelihoodRequest, ModelError, ModelRecord, Prompt, RollingLoglikelihood, RollingRequest,
+    ScoreJob, Tokenize,
 };
 use serde_json::{json, Value};
 
@@ -21,6 +22,9 @@ pub(crate) struct Scored {
     pub greedy: bool,
 }
 
+/// Chat messages rendered with candor's chat template of the served model (`chat=local`).
+pub type ChatRenderer = Arc<dyn Fn(&[ChatMessage]) -> Result<String, ModelError> + Send + Sync>;
+
 /// A model behind one or more OpenAI-compatible servers.
 pub struct OpenAiModel {
     pub(crate) spec: ServerSpec,
@@ -33,6 +37,7 @@ pub struct OpenAiModel {
     pub(crate) facts: BTreeMap<String, String>,
     /// The served model's id as the server lists it (its root path where it says one).
     pub(crate) served: String,
+    pub(crate) chat_template: Option<ChatRenderer>,
 }
 
 impl OpenAiModel {
@@ -48,9 +53,16 @@ impl OpenAiModel {
             tokenizer,
             facts: BTreeMap::new(),
             served: String::new(),
+            chat_template: None,
         };
         check::run(&mut model)?;
         Ok(model)
+    }
+
+    /// The chat template that renders chat prompts when the spec says `chat=local`.
+    pub fn with_chat_template(mut self, render: ChatRenderer) -> Self {
+        self.chat_template = Some(render);
+        self
     }
 
     pub fn spec(&self) -> &ServerSpec {
@@ -135,7 +147,33 @@ impl OpenAiModel {
         if !p.stop.is_empty() {
             body["stop"] = json!(p.stop);
         }
+        let local_chat = match (&r.prompt, self.spec.local_chat) {
+            (Prompt::Chat(messages), true) => {
+                let render = self.chat_template.as_ref().ok_or_else(|| {
+                    ModelError::Backend(
+                        "chat=local needs candor's chat template of the served model: give \
+                         tokenizer= a model whose files carry one"
+                            .into(),
+                    )
+                })?;
+                Some(render(messages)?)
+            }
+            _ => None,
+        };
         let (path, pointer) = match &r.prompt {
+            Prompt::Chat(_) if local_chat.is_some() => {
+                let text = local_chat.unwrap_or_default();
+                body["prompt"] = match &self.tokenizer {
+                    Some(tok) if self.ids => json!(tok.encode(&text)?),
+                    // The server adds the BOS a rendered template may begin with.
+                    Some(tok) if !tok.bos_prefix().is_empty() => {
+                        let bos = tok.decode(&tok.bos_prefix())?;
+                        json!(text.strip_prefix(bos.as_str()).unwrap_or(&text))
+                    }
+                    _ => json!(text),
+                };
+                ("/completions", "/choices/0/text")
+            }
             Prompt::Chat(messages) => {
                 body["messages"] = json!(messages
                     .iter()

@@ -42,6 +42,9 @@ pub struct ServerSpec {
     pub prompt: PromptForm,
     /// The model's context in tokens, where the server does not say (rolling windows need it).
     pub context_length: Option<usize>,
+    /// Render chat prompts with candor's chat template and send them to `/completions`,
+    /// rather than to `/chat/completions` with the server's template.
+    pub local_chat: bool,
     /// Score through the server (log-likelihoods); `false` allows generation only, for servers
     /// whose prompt log-probs are missing or wrong.
     pub scoring: bool,
@@ -89,6 +92,7 @@ impl ServerSpec {
             api_key_env: "OPENAI_API_KEY".into(),
             prompt: PromptForm::Auto,
             context_length: None,
+            local_chat: false,
             scoring: true,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -121,6 +125,13 @@ impl ServerSpec {
                         _ => return Err(bad(format!("prompt={value}: use auto, ids or text"))),
                     }
                 }
+                "chat" => {
+                    out.local_chat = match value {
+                        "server" => false,
+                        "local" => true,
+                        _ => return Err(bad(format!("chat={value}: use server or local"))),
+                    }
+                }
                 "scoring" => {
                     out.scoring = match value {
                         "on" => true,
@@ -131,7 +142,7 @@ impl ServerSpec {
                 _ => {
                     return Err(bad(format!(
                         "unknown key '{key}' (tokenizer, concurrency, timeout, retries, \
-                         backoff_ms, api_key_env, context_length, prompt, scoring)"
+                         backoff_ms, api_key_env, context_length, prompt, chat, scoring)"
                     )))
                 }
             }
@@ -154,7 +165,7 @@ mod tests {
     #[test]
     fn a_spec_names_model_replicas_and_options() {
         let spec = ServerSpec::parse(
-            "openai:meta-llama/Llama-2-7b-hf@http://a:8000/v1/,https://b/v1?tokenizer=meta-llama/Llama-2-7b-hf&concurrency=32&timeout=2.5&prompt=text&scoring=off",
+            "openai:meta-llama/Llama-2-7b-hf@http://a:8000/v1/,https://b/v1?tokenizer=meta-llama/Llama-2-7b-hf&concurrency=32&timeout=2.5&prompt=text&chat=local&scoring=off",
         )
         .unwrap();
         assert_eq!(spec.model, "meta-llama/Llama-2-7b-hf");
@@ -163,7 +174,7 @@ mod tests {
         assert_eq!(spec.concurrency, 32);
         assert_eq!(spec.timeout, Duration::from_millis(2500));
         assert_eq!(spec.prompt, PromptForm::Text);
-        assert!(!spec.scoring);
+        assert!(!spec.scoring && spec.local_chat);
         assert!(ServerSpec::is_server("openai:m@http://x"));
         assert!(!ServerSpec::is_server("model.gguf"));
     }
