@@ -421,6 +421,16 @@ impl LanguageModel for OpenAiModel {
             .enumerate()
             .map(|(i, r)| loglikelihood_job(tok, i, r))
             .collect::<Result<Vec<_>, _>>()?;
+        for (index, job) in jobs.iter().enumerate() {
+            let tokens = job.ctx.len() + job.cont.len();
+            if self.context_length > 0 && tokens > self.context_length {
+                return Err(ModelError::ContextTooLong {
+                    index,
+                    tokens,
+                    max: self.context_length,
+                });
+            }
+        }
         let scored = self.client.map(jobs.len(), |i| {
             let r = &requests[i];
             // The request's own text, with the prefix token an empty context starts from.

@@ -62,6 +62,48 @@ fn scores_are_the_servers_echo_of_candors_split_as_ids_or_text() {
 }
 
 #[test]
+fn rolling_windows_and_generation_go_through_the_server() {
+    let server = fake::start(0, false, true);
+    let model = connect(&server.url, "").unwrap();
+    // The toy server's context is 64 tokens: 150 bytes take three windows.
+    let text: String = (0..150)
+        .map(|i| (b'a' + (i * 7 % 26) as u8) as char)
+        .collect();
+    let got = model
+        .loglikelihood_rolling(&[candor_core::RollingRequest::new(text.clone())])
+        .unwrap();
+    let ids: Vec<u32> = std::iter::once(0)
+        .chain(text.bytes().map(u32::from))
+        .collect();
+    let want: f64 = (1..ids.len()).map(|i| lp(ids[i - 1], ids[i])).sum();
+    assert_eq!(got[0].num_tokens, 150);
+    // Later windows see less than the whole past, which the toy model ignores anyway.
+    assert!(
+        (got[0].logprob - want).abs() < 1e-9,
+        "{} vs {want}",
+        got[0].logprob
+    );
+    let long = LoglikelihoodRequest::new("x".repeat(70), " y");
+    let err = model.loglikelihood(&[long]).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "request #0 needs 72 tokens but the model's context holds 64 tokens"
+    );
+    let chat = candor_core::GenerateRequest {
+        prompt: candor_core::Prompt::Chat(vec![candor_core::ChatMessage::user("hi")]),
+        params: candor_core::GenerationParams {
+            max_new_tokens: 4,
+            stop: vec!["messages".into()],
+            ..Default::default()
+        },
+    };
+    let g = model.generate(&[chat]).unwrap();
+    // The toy answers "1 messages"; candor cuts at the stop string the server ignored.
+    assert_eq!(g[0].text, "1 ");
+    assert_eq!(g[0].finish_reason, candor_core::FinishReason::Stop);
+}
+
+#[test]
 fn a_shifted_echo_is_refused_with_what_to_change() {
     let server = fake::start(0, true, false);
     let err = connect(&server.url, "").err().expect("refused").to_string();
@@ -148,6 +190,18 @@ fn a_dead_replica_is_skipped_and_reported() {
         .unwrap();
     // The dead replica costs a few attempts, then cools down: far fewer than 20.
     assert!((1..20).contains(&failed), "{replicas}");
+}
+
+#[test]
+fn the_api_key_is_sent_and_never_recorded() {
+    let server = fake::start(0, false, true);
+    std::env::set_var("CANDOR_FAULTS_TEST_KEY", "sk-secret-123");
+    let model = connect(&server.url, "&api_key_env=CANDOR_FAULTS_TEST_KEY").unwrap();
+    model.loglikelihood(&requests(2)).unwrap();
+    let sent = server.faults.lock().unwrap().authorization.clone();
+    assert_eq!(sent.as_deref(), Some("Bearer sk-secret-123"));
+    let record = serde_json::to_string(&model.describe()).unwrap();
+    assert!(!record.contains("sk-secret"), "{record}");
 }
 
 #[test]

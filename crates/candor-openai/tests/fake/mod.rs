@@ -47,6 +47,8 @@ pub struct Faults {
     pub die_after: Option<usize>,
     /// Echo log-probs of generated tokens only (llama.cpp's llama-server).
     pub generated_only: bool,
+    /// The last `Authorization` header received.
+    pub authorization: Option<String>,
 }
 
 pub struct Fake {
@@ -115,6 +117,9 @@ fn serve(
         }
         if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
             length = v.trim().parse().unwrap_or(0);
+        }
+        if h.to_ascii_lowercase().starts_with("authorization:") {
+            faults.lock().unwrap().authorization = Some(h[14..].trim().to_string());
         }
     }
     let mut body = vec![0; length];
