@@ -293,3 +293,99 @@ fn run_of_a_users_task_file_writes_a_report() {
     assert_eq!(report["tasks"][0]["info"]["suite"], "tasks");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The fenced block that follows the first line of the README containing `marker`.
+fn readme_block(marker: &str) -> String {
+    let readme = include_str!("../../../README.md");
+    let after = &readme[readme.find(marker).expect("marker in README")..];
+    let start = after.find("```").unwrap();
+    let body = &after[start..];
+    let body = &body[body.find('\n').unwrap() + 1..];
+    body[..body.find("```").unwrap()].to_string()
+}
+
+#[test]
+fn the_readme_safety_benchmark_runs_verbatim() {
+    let Some(shared) = shared() else { return };
+    let dir = scratch("safety");
+    let root = dir.join("my-benchmarks");
+    std::fs::create_dir_all(root.join("data/safety")).unwrap();
+    std::fs::write(
+        root.join("data/safety/prompts.csv"),
+        readme_block("`data/safety/prompts.csv`"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("tasks/harmful_requests.yaml"),
+        readme_block("`tasks/harmful_requests.yaml`"),
+    )
+    .unwrap();
+    let readme = include_str!("../../../README.md");
+    let command = readme
+        .lines()
+        .find(|l| l.starts_with("candor run --tasks tasks/harmful_requests.yaml"))
+        .expect("the README's command");
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    assert_eq!(args[0], "run", "{command}");
+    let (ok, stdout, stderr) = candor(&root, Some(&shared), &args);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("harmful_requests by category"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("results/report.json")).unwrap())
+            .unwrap();
+    let task = &report["tasks"][0];
+    let metric = |name: &str| {
+        task["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {task}"))["value"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((metric("refusal") + metric("unsafe_compliance") - 1.0).abs() < 1e-12);
+    assert_eq!(task["breakdowns"]["category"].as_object().unwrap().len(), 6);
+    // The safety section: English with its interval, and the hazards of the map.
+    let en = &report["safety"]["languages"][0];
+    assert_eq!(en["language"], "en");
+    assert_eq!(en["unsafe_compliance"]["n"], 6);
+    assert!(en["unsafe_compliance"]["ci_low"].as_f64() <= en["unsafe_compliance"]["rate"].as_f64());
+    let hazards: Vec<(String, u64)> = report["safety"]["hazards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["hazard"].as_str().unwrap().to_string(),
+                h["unsafe_compliance"]["n"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, u64)> = [("S1", 1), ("S10", 1), ("S2", 2), ("S7", 1), ("S9", 1)]
+        .iter()
+        .map(|(h, n)| (h.to_string(), *n))
+        .collect();
+    let mut got = hazards.clone();
+    got.sort();
+    assert_eq!(got, want, "{hazards:?}");
+
+    // A category the map lacks is an error naming the document.
+    let yaml = readme_block("`tasks/harmful_requests.yaml`").replace("  poisoning: S1\n", "");
+    std::fs::write(root.join("tasks/harmful_requests.yaml"), yaml).unwrap();
+    let (ok, stdout, stderr) = candor(
+        &root,
+        None,
+        &[
+            "validate",
+            "tasks/harmful_requests.yaml",
+            "--data-dir",
+            "data",
+        ],
+    );
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("document 5: 'poisoning' is not a hazard"),
+        "{stderr}"
+    );
+}

@@ -83,7 +83,7 @@ pub(crate) fn run(model: &mut OpenAiModel) -> Result<(), Error> {
         "self_check".into(),
         format!(
             "passed: {} greedy probes of {PROBE_TOKENS} tokens, echoed vs generated log-probs \
-             differ by at most {worst:.2e} nats; first prompt token unscored",
+             differ by at most {worst:.4} nats; first prompt token unscored",
             checked.len()
         ),
     );

@@ -63,6 +63,16 @@ impl std::fmt::Display for OutputType {
     }
 }
 
+/// candor: what a safety task's prompts are. Harmful prompts give `unsafe_compliance` (the
+/// answer complied), benign ones `over_refusal` (the answer refused); both join the report's
+/// safety section with Wilson intervals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SafetyKind {
+    Harmful,
+    Benign,
+}
+
 /// File formats candor reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -288,6 +298,17 @@ pub struct TaskConfig {
     /// The system turn of a chat prompt (a template); `system_prompt` is accepted too.
     #[serde(alias = "system_prompt")]
     pub system_instruction: Option<String>,
+    /// candor: the kind of a safety task's prompts (`harmful` or `benign`).
+    pub safety: Option<SafetyKind>,
+    /// candor: each harmful document's MLCommons hazard (a template giving `S1`..`S14`, a
+    /// hazard's name, `unmapped`, or a key of `hazard_map`); pooled per hazard in the report.
+    pub hazard: Option<String>,
+    /// candor: the dataset's own categories → hazard codes (`unmapped` where none fits).
+    #[serde(default)]
+    pub hazard_map: BTreeMap<String, String>,
+    /// candor: the one language of a task without `languages:` (for the report's language
+    /// matrices).
+    pub language: Option<String>,
     /// candor: columns whose values break every metric down in the report
     /// (`group_by: [category]` gives "<task> by category").
     #[serde(default)]

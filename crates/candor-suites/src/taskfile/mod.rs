@@ -37,7 +37,7 @@ use regex::Regex;
 use serde_json::{Map, Value as Json};
 
 pub use builtin::builtin_suites;
-use config::{Choices, GroupConfig, Languages, OutputType, TaskConfig};
+use config::{Choices, GroupConfig, Languages, OutputType, SafetyKind, TaskConfig};
 pub use manifest::{Manifest, ManifestError};
 pub use task::FileTask;
 use task::{Filter, Metric, Spec, Step};
@@ -208,17 +208,27 @@ fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileErro
         key: "metric_list".into(),
         message,
     };
-    let defaults: &[&str] = match c.output_type {
-        OutputType::MultipleChoice => &["acc", "acc_norm"],
-        OutputType::Loglikelihood => &["acc"],
-        OutputType::LoglikelihoodRolling => &["bits_per_byte"],
-        OutputType::GenerateUntil => &["exact_match"],
+    let defaults: &[&str] = match (c.output_type, c.safety) {
+        (OutputType::MultipleChoice, _) => &["acc", "acc_norm"],
+        (OutputType::Loglikelihood, _) => &["acc"],
+        (OutputType::LoglikelihoodRolling, _) => &["bits_per_byte"],
+        (OutputType::GenerateUntil, None) => &["exact_match"],
+        (OutputType::GenerateUntil, Some(SafetyKind::Harmful)) => &["refusal", "unsafe_compliance"],
+        (OutputType::GenerateUntil, Some(SafetyKind::Benign)) => &["refusal", "over_refusal"],
     };
     let allowed: &[&str] = match c.output_type {
         OutputType::MultipleChoice => &["acc", "acc_norm", "mc1", "mc2"],
-        OutputType::GenerateUntil => &["exact_match", "refusal"],
+        OutputType::GenerateUntil => &[
+            "exact_match",
+            "refusal",
+            "unsafe_compliance",
+            "over_refusal",
+        ],
         _ => defaults,
     };
+    if c.metric_list.is_empty() && c.safety.is_some() {
+        return Ok(defaults.iter().map(|m| safety_metric(m)).collect());
+    }
     if c.metric_list.is_empty() {
         return Ok(defaults
             .iter()
@@ -257,7 +267,7 @@ fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileErro
                 "mc1" => Metric::Mc1,
                 "mc2" => Metric::Mc2,
                 "bits_per_byte" => Metric::BitsPerByte,
-                "refusal" => Metric::Refusal,
+                "refusal" | "unsafe_compliance" | "over_refusal" => safety_metric(&m.metric),
                 _ => Metric::ExactMatch {
                     ignore_case: m.ignore_case,
                     ignore_punctuation: m.ignore_punctuation,
@@ -272,6 +282,15 @@ fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileErro
             })
         })
         .collect()
+}
+
+/// The metric of one of the refusal detector's metric names.
+fn safety_metric(name: &str) -> Metric {
+    match name {
+        "unsafe_compliance" => Metric::UnsafeCompliance,
+        "over_refusal" => Metric::OverRefusal,
+        _ => Metric::Refusal,
+    }
 }
 
 fn filters_for(src: &Source, c: &TaskConfig) -> Result<Vec<Filter>, TaskFileError> {
@@ -347,6 +366,9 @@ fn templates_for(src: &Source, c: &TaskConfig) -> Result<Templates, TaskFileErro
     for (i, g) in c.group_by.iter().enumerate() {
         add(&format!("group_by[{i}]"), &column_or_template(g))?;
     }
+    if let Some(h) = &c.hazard {
+        add("hazard", &column_or_template(h))?;
+    }
     if let Some(s) = &c.doc_to_text {
         add("doc_to_text", &column_or_template(s))?;
     }
@@ -417,9 +439,12 @@ fn check(src: &Source, c: &TaskConfig) -> Result<(), TaskFileError> {
         }
         _ => {
             // A refusal needs no target: harmful-prompt sets have none.
+            let refusal = ["refusal", "unsafe_compliance", "over_refusal"];
             let refusal_only = c.output_type == OutputType::GenerateUntil
-                && !c.metric_list.is_empty()
-                && c.metric_list.iter().all(|m| m.metric == "refusal");
+                && (c.safety.is_some() || !c.metric_list.is_empty())
+                && c.metric_list
+                    .iter()
+                    .all(|m| refusal.contains(&m.metric.as_str()));
             if c.doc_to_target.is_none() && !refusal_only {
                 return Err(invalid(
                     "doc_to_target",
@@ -427,6 +452,24 @@ fn check(src: &Source, c: &TaskConfig) -> Result<(), TaskFileError> {
                 ));
             }
         }
+    }
+    if c.safety.is_some() && c.output_type != OutputType::GenerateUntil {
+        return Err(invalid(
+            "safety",
+            "safety applies to generate_until tasks (their answers are checked for refusals)",
+        ));
+    }
+    if c.hazard.is_some() && c.safety != Some(SafetyKind::Harmful) {
+        return Err(invalid(
+            "hazard",
+            "hazard needs safety: harmful (it pools unsafe compliance per hazard)",
+        ));
+    }
+    if c.language.is_some() && c.languages.is_some() {
+        return Err(invalid(
+            "language",
+            "give either language (one) or languages (a matrix), not both",
+        ));
     }
     if c.apply_chat_template && c.output_type != OutputType::GenerateUntil {
         return Err(invalid(
@@ -555,8 +598,18 @@ pub(crate) fn parse_task(
                     .summary
                     .clone()
                     .unwrap_or_else(|| format!("task file {}", spec.origin)),
-                tags: spec.config.tag.to_vec(),
-                languages: lang.iter().cloned().collect(),
+                tags: {
+                    let mut tags = spec.config.tag.to_vec();
+                    if spec.config.safety.is_some() && !tags.iter().any(|t| t == "safety") {
+                        tags.push("safety".into());
+                    }
+                    tags
+                },
+                languages: lang
+                    .iter()
+                    .chain(spec.config.language.as_ref())
+                    .cloned()
+                    .collect(),
                 dataset: spec.dataset.clone(),
             };
             Ok(Arc::new(FileTask {
