@@ -36,7 +36,7 @@ pub fn list(task_paths: &[PathBuf], located: &DataDir) -> Result<()> {
         row(&s);
     }
     for p in task_paths {
-        for s in candor::suites::load_task_files(p, &data)? {
+        for s in candor::suites::load_task_files(p, &data, &candor::Scorers::default())? {
             row(&s);
         }
     }

@@ -41,7 +41,7 @@ fn suite_names() -> Vec<String> {
         .iter()
         .map(|s| s.name.to_string())
         .chain(
-            crate::taskfile::builtin_suites(&DataDir::none())
+            crate::taskfile::builtin_suites(&DataDir::none(), &crate::Scorers::default())
                 .expect("built-in task files parse (checked by tests)")
                 .into_iter()
                 .map(|s| s.name),

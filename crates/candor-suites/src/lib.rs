@@ -128,7 +128,8 @@ pub fn catalog(data: &DataDir, scorers: &Scorers) -> Vec<Suite> {
     let rust = rust_specs();
     let mut out: Vec<Suite> = rust.iter().map(|s| s.suite(data, scorers)).collect();
     out.extend(
-        taskfile::builtin_suites(data).expect("built-in task files parse (checked by tests)"),
+        taskfile::builtin_suites(data, scorers)
+            .expect("built-in task files parse (checked by tests)"),
     );
     out
 }

@@ -87,8 +87,12 @@ pub fn env_task_paths() -> Vec<PathBuf> {
 }
 
 /// The suites of task files or folders, with errors naming the path.
-pub fn load_task_files(path: &Path, data: &DataDir) -> Result<Vec<Suite>, SelectError> {
-    taskfile::load(path, data).map_err(|source| SelectError::TaskFile {
+pub fn load_task_files(
+    path: &Path,
+    data: &DataDir,
+    scorers: &Scorers,
+) -> Result<Vec<Suite>, SelectError> {
+    taskfile::load_scored(path, data, scorers).map_err(|source| SelectError::TaskFile {
         path: path.to_path_buf(),
         source: Box::new(source),
     })
@@ -122,7 +126,7 @@ pub fn select(
         if user.is_none() {
             let mut suites = Vec::new();
             for p in env_task_paths() {
-                suites.extend(load_task_files(&p, data)?);
+                suites.extend(load_task_files(&p, data, scorers)?);
             }
             user = Some(suites);
         }
@@ -143,7 +147,7 @@ pub fn select(
         }
     }
     for path in task_paths {
-        out.extend(load_task_files(path, data)?);
+        out.extend(load_task_files(path, data, scorers)?);
     }
     Ok(out)
 }

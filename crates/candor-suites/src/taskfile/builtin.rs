@@ -113,8 +113,12 @@ pub(crate) fn manifest_names() -> Vec<&'static str> {
     MANIFESTS.iter().map(|(n, _)| *n).collect()
 }
 
-/// The suites written as task files that candor ships, reading from `data`.
-pub fn builtin_suites(data: &DataDir) -> Result<Vec<Suite>, TaskFileError> {
+/// The suites written as task files that candor ships, reading from `data`; `scorers.harm`
+/// labels the answers of their harmful prompts.
+pub fn builtin_suites(
+    data: &DataDir,
+    scorers: &crate::Scorers,
+) -> Result<Vec<Suite>, TaskFileError> {
     let mut suites: Vec<Suite> = Vec::new();
     for (path, text) in TASK_FILES {
         let suite = path.split('/').next().unwrap_or(path);
@@ -123,7 +127,7 @@ pub fn builtin_suites(data: &DataDir) -> Result<Vec<Suite>, TaskFileError> {
             text,
             dir: None,
         };
-        let tasks = parse_task(&src, suite, data)?;
+        let tasks = parse_task(&src, suite, data, &scorers.harm)?;
         match suites.iter_mut().find(|s| s.name == suite) {
             Some(s) => s.tasks.extend(as_tasks(tasks)),
             None => suites.push(Suite {

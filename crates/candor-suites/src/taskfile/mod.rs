@@ -31,7 +31,7 @@ mod template;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use candor_core::{DatasetInfo, Task, TaskInfo};
+use candor_core::{DatasetInfo, Scorer, Task, TaskInfo};
 use candor_data::{DataDir, DataError};
 use regex::Regex;
 use serde_json::{Map, Value as Json};
@@ -413,6 +413,12 @@ fn check(src: &Source, c: &TaskConfig) -> Result<(), TaskFileError> {
         key: key.into(),
         message: message.into(),
     };
+    if c.safety.is_some() && c.output_type != OutputType::GenerateUntil {
+        return Err(invalid(
+            "safety",
+            "safety applies to generate_until tasks (their answers are checked for refusals)",
+        ));
+    }
     match c.output_type {
         OutputType::MultipleChoice => {
             if c.doc_to_choice.is_none() {
@@ -452,12 +458,6 @@ fn check(src: &Source, c: &TaskConfig) -> Result<(), TaskFileError> {
                 ));
             }
         }
-    }
-    if c.safety.is_some() && c.output_type != OutputType::GenerateUntil {
-        return Err(invalid(
-            "safety",
-            "safety applies to generate_until tasks (their answers are checked for refusals)",
-        ));
     }
     if c.hazard.is_some() && c.safety != Some(SafetyKind::Harmful) {
         return Err(invalid(
@@ -533,6 +533,7 @@ pub(crate) fn parse_task(
     src: &Source,
     suite: &str,
     data: &DataDir,
+    harm: &Arc<dyn Scorer>,
 ) -> Result<Vec<Arc<FileTask>>, TaskFileError> {
     let mut c: TaskConfig =
         serde_yaml_ng::from_str(src.text).map_err(|e| syntax(&src.origin, &e))?;
@@ -618,6 +619,7 @@ pub(crate) fn parse_task(
                 lang,
                 info,
                 data: data.clone(),
+                harm: Arc::clone(harm),
             }))
         })
         .collect()
@@ -647,6 +649,7 @@ fn load_group(
     path: &Path,
     text: &str,
     data: &DataDir,
+    harm: &Arc<dyn Scorer>,
 ) -> Result<(Suite, Vec<PathBuf>), TaskFileError> {
     let origin = path.display().to_string();
     let g: GroupConfig = serde_yaml_ng::from_str(text).map_err(|e| syntax(&origin, &e))?;
@@ -660,7 +663,7 @@ fn load_group(
             text: &text,
             dir: file.parent(),
         };
-        tasks.extend(parse_task(&src, &g.group, data)?);
+        tasks.extend(parse_task(&src, &g.group, data, harm)?);
     }
     let suite = Suite {
         summary: g.summary.unwrap_or_else(|| format!("group {}", g.group)),
@@ -677,9 +680,20 @@ fn load_group(
 /// named after the folder (or one per `group:` file in it), and sub-folders are read in turn.
 /// Files named `*.manifest.yaml` are dataset manifests, not tasks.
 pub fn load(path: &Path, data: &DataDir) -> Result<Vec<Suite>, TaskFileError> {
+    load_scored(path, data, &crate::Scorers::default())
+}
+
+/// [`load`], with `scorers.harm` (the refusal detector, or a guard judge) labelling the
+/// answers of `safety: harmful` tasks.
+pub fn load_scored(
+    path: &Path,
+    data: &DataDir,
+    scorers: &crate::Scorers,
+) -> Result<Vec<Suite>, TaskFileError> {
+    let harm = &scorers.harm;
     if path.is_dir() {
         let mut suites = Vec::new();
-        load_dir(path, data, &mut suites, &mut Vec::new())?;
+        load_dir(path, data, harm, &mut suites, &mut Vec::new())?;
         if suites.is_empty() {
             return Err(TaskFileError::NoTaskFiles {
                 path: path.display().to_string(),
@@ -690,7 +704,7 @@ pub fn load(path: &Path, data: &DataDir) -> Result<Vec<Suite>, TaskFileError> {
     let text = read(path)?;
     let origin = path.display().to_string();
     if is_group(&origin, &text)? {
-        return Ok(vec![load_group(path, &text, data)?.0]);
+        return Ok(vec![load_group(path, &text, data, harm)?.0]);
     }
     let name = stem(path);
     let src = Source {
@@ -698,7 +712,7 @@ pub fn load(path: &Path, data: &DataDir) -> Result<Vec<Suite>, TaskFileError> {
         text: &text,
         dir: path.parent(),
     };
-    let tasks = parse_task(&src, &name, data)?;
+    let tasks = parse_task(&src, &name, data, harm)?;
     Ok(vec![Suite {
         summary: tasks
             .first()
@@ -714,6 +728,7 @@ pub fn load(path: &Path, data: &DataDir) -> Result<Vec<Suite>, TaskFileError> {
 fn load_dir(
     dir: &Path,
     data: &DataDir,
+    harm: &Arc<dyn Scorer>,
     out: &mut Vec<Suite>,
     grouped: &mut Vec<PathBuf>,
 ) -> Result<(), TaskFileError> {
@@ -730,7 +745,7 @@ fn load_dir(
     for path in entries.iter().filter(|p| p.is_file() && is_task_file(p)) {
         let text = read(path)?;
         if is_group(&path.display().to_string(), &text)? {
-            let (suite, members) = load_group(path, &text, data)?;
+            let (suite, members) = load_group(path, &text, data, harm)?;
             grouped.extend(members.iter().map(|m| same_file(m)));
             out.push(suite);
         } else {
@@ -748,7 +763,7 @@ fn load_dir(
             text,
             dir: Some(dir),
         };
-        tasks.extend(parse_task(&src, &name, data)?);
+        tasks.extend(parse_task(&src, &name, data, harm)?);
     }
     if !tasks.is_empty() {
         out.push(Suite {
@@ -759,7 +774,7 @@ fn load_dir(
         });
     }
     for sub in entries.iter().filter(|p| p.is_dir()) {
-        load_dir(sub, data, out, grouped)?;
+        load_dir(sub, data, harm, out, grouped)?;
     }
     Ok(())
 }

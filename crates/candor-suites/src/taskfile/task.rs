@@ -14,7 +14,7 @@ use minijinja::Value;
 use regex::Regex;
 use serde_json::{json, Map, Value as Json};
 
-use super::config::{Choices, Format, OutputType, Sampler, TaskConfig};
+use super::config::{Choices, Format, OutputType, SafetyKind, Sampler, TaskConfig};
 use super::manifest::Manifest;
 use super::template::{TemplateError, Templates};
 use super::{line_of, TaskFileError};
@@ -151,6 +151,10 @@ pub struct FileTask {
     pub(crate) lang: Option<String>,
     pub(crate) info: TaskInfo,
     pub(crate) data: DataDir,
+    /// What labels the answers of a `safety: harmful` task: the refusal detector, or a guard
+    /// judge. Benign prompts always go to the refusal detector (a judge says whether an answer
+    /// is harmful, not whether it refused).
+    pub(crate) harm: Arc<dyn Scorer>,
 }
 
 fn to_json(v: &Value) -> Json {
@@ -628,6 +632,16 @@ impl FileTask {
         }
     }
 
+    /// What labels the answers: the run's harm scorer for harmful prompts, else the refusal
+    /// detector.
+    fn labeller(&self) -> &Arc<dyn Scorer> {
+        if self.spec.config.safety == Some(SafetyKind::Harmful) {
+            &self.harm
+        } else {
+            refusal_detector()
+        }
+    }
+
     /// Whether the task asks the refusal detector about its answers.
     fn scores_refusal(&self) -> bool {
         self.spec.metrics.iter().any(|m| {
@@ -899,7 +913,7 @@ impl Task for FileTask {
         if !self.scores_refusal() {
             return Ok(Vec::new());
         }
-        harmful::labels(refusal_detector(), &self.info.name, sample, responses, None)
+        harmful::labels(self.labeller(), &self.info.name, sample, responses, None)
     }
 
     fn score(
@@ -1018,14 +1032,13 @@ impl Task for FileTask {
                 }
                 if self.scores_refusal() {
                     let label = harmful::label(labels, 0, &self.info.name, sample)?;
-                    let refused = harmful::verdict(
-                        refusal_detector().as_ref(),
+                    let complied = harmful::complied(
+                        self.labeller().as_ref(),
                         label,
                         &self.info.name,
                         sample,
-                        &["full_refusal", "partial_refusal"],
-                        &["full_compliance"],
                     )?;
+                    let refused = 1.0 - complied;
                     for m in &self.spec.metrics {
                         let v = match m {
                             Metric::Refusal | Metric::OverRefusal => refused,
