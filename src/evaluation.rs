@@ -153,6 +153,18 @@ impl Evaluation {
         self
     }
 
+    /// Evaluate this share of each task's documents (rounded up).
+    pub fn limit_fraction(mut self, share: f64) -> Self {
+        self.options.limit_fraction = Some(share);
+        self
+    }
+
+    /// Draw the evaluated documents at random with `seed` instead of taking the first ones.
+    pub fn sample_seed(mut self, seed: u64) -> Self {
+        self.options.sample_seed = Some(seed);
+        self
+    }
+
     /// Seed of few-shot draws and sampling.
     pub fn seed(mut self, seed: u64) -> Self {
         self.options.seed = seed;

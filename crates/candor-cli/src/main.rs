@@ -43,9 +43,14 @@ enum Command {
         /// A task file or a folder of task files to run (repeatable; with --suites too).
         #[arg(long)]
         tasks: Vec<PathBuf>,
-        /// Evaluate at most N documents per task.
+        /// Evaluate at most N documents per task, or a share of them (`0.1`: a tenth, rounded
+        /// up).
         #[arg(long)]
-        limit: Option<usize>,
+        limit: Option<Limit>,
+        /// Evaluate a random sample of each task's documents drawn with this seed (with
+        /// --limit: of that size), rather than the first ones.
+        #[arg(long)]
+        sample_seed: Option<u64>,
         /// Seed of few-shot draws and sampling.
         #[arg(long, default_value_t = candor::DEFAULT_SEED)]
         seed: u64,
@@ -197,6 +202,45 @@ enum Command {
     },
 }
 
+/// `--limit`: a number of documents, or a share of them.
+#[derive(Clone, Copy, Debug)]
+enum Limit {
+    Count(usize),
+    Fraction(f64),
+}
+
+impl Limit {
+    fn count(self) -> Option<usize> {
+        match self {
+            Limit::Count(n) => Some(n),
+            Limit::Fraction(_) => None,
+        }
+    }
+
+    fn fraction(self) -> Option<f64> {
+        match self {
+            Limit::Fraction(f) => Some(f),
+            Limit::Count(_) => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Limit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Ok(n) = s.parse::<usize>() {
+            return Ok(Limit::Count(n));
+        }
+        match s.parse::<f64>() {
+            Ok(f) if f > 0.0 && f <= 1.0 => Ok(Limit::Fraction(f)),
+            _ => Err(format!(
+                "'{s}' is neither a number of documents nor a share between 0 and 1"
+            )),
+        }
+    }
+}
+
 #[derive(Args)]
 struct ModelArgs {
     /// A .gguf file, a model folder, a Hub id (owner/name[@rev][:file]), `default`, or a
@@ -291,6 +335,7 @@ fn run(cli: Cli) -> Result<()> {
             suites,
             tasks,
             limit,
+            sample_seed,
             seed,
             num_fewshot,
             max_new_tokens,
@@ -313,7 +358,9 @@ fn run(cli: Cli) -> Result<()> {
                 .suites(requested)
                 .data_dir(data)
                 .options(TaskOptions {
-                    limit,
+                    limit: limit.and_then(Limit::count),
+                    limit_fraction: limit.and_then(Limit::fraction),
+                    sample_seed,
                     num_fewshot,
                     seed,
                     max_new_tokens,

@@ -173,4 +173,61 @@ fn user_errors_are_reported_without_panics() {
     assert!(!ok && !err.contains("panicked"), "{err}");
     let (ok, _, err) = candor(&["info", "--weights", "int3"]);
     assert!(!ok && err.contains("int3"), "{err}");
+    let (ok, _, err) = candor(&["run", "--limit", "1.5"]);
+    assert!(
+        !ok && err.contains("'1.5' is neither a number of documents nor a share between 0 and 1"),
+        "{err}"
+    );
+    let (ok, _, err) = candor(&["run", "--model", "openai:m@localhost:1"]);
+    assert!(
+        !ok && err.contains("'localhost:1' is not an http(s) URL"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_share_of_the_documents_sampled_with_a_seed() {
+    let Some(shared) = shared() else { return };
+    let out = std::env::temp_dir().join(format!("candor-cli-share-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let models = shared.join("models");
+    let run = Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args([
+            "run",
+            "--suites",
+            "xcopa",
+            "--limit",
+            "0.02",
+            "--sample-seed",
+            "5",
+            "--out",
+        ])
+        .arg(&out)
+        .env("CANDOR_MODELS", &models)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("limit 0.02 of the documents (sampled with seed 5)"),
+        "{stdout}"
+    );
+    // XCOPA has 500 test documents per language: 2 % is 10, drawn from the whole file.
+    let samples = std::fs::read_to_string(out.join("samples.jsonl")).unwrap();
+    let it: Vec<u64> = samples
+        .lines()
+        .map(|l| json(l))
+        .filter(|s| s["task"] == "xcopa_it")
+        .map(|s| s["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(it.len(), 10, "{it:?}");
+    assert!(
+        it.windows(2).all(|w| w[0] < w[1]) && *it.last().unwrap() >= 10,
+        "{it:?}"
+    );
 }

@@ -14,7 +14,7 @@ use crate::metrics::mean_stderr;
 use crate::task::{
     DataFile, LabelRequest, Sample, ScorerOutput, Task, TaskData, TaskError, TaskInfo, TaskOptions,
 };
-use crate::{LanguageModel, ModelError, Request, Response};
+use crate::{LanguageModel, ModelError, Request, Response, SplitMix64};
 
 /// How a run is carried out.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -156,20 +156,49 @@ pub struct Plan {
 /// Load every task's data (in parallel).
 pub fn plan(tasks: &[Arc<dyn Task>], options: &TaskOptions) -> Result<Plan, RunError> {
     let started = Instant::now();
+    // A share or a seeded sample is taken from every document, so tasks load them all.
+    let sampled = options.limit_fraction.is_some() || options.sample_seed.is_some();
+    let load_options = TaskOptions {
+        limit: if sampled { None } else { options.limit },
+        ..options.clone()
+    };
     let data = tasks
         .par_iter()
         .map(|t| {
-            t.load(options).map_err(|source| RunError::Task {
+            let mut data = t.load(&load_options).map_err(|source| RunError::Task {
                 task: t.info().name.clone(),
                 source,
-            })
+            })?;
+            if sampled {
+                data.samples = select_documents(std::mem::take(&mut data.samples), options);
+            }
+            Ok(data)
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, RunError>>()?;
     Ok(Plan {
         tasks: tasks.to_vec(),
         data,
         load_s: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The documents `options` ask for: `limit` and `limit_fraction` (rounded up) bound how many,
+/// `sample_seed` draws them at random (kept in file order) instead of taking the first.
+fn select_documents(samples: Vec<Sample>, options: &TaskOptions) -> Vec<Sample> {
+    let total = samples.len();
+    let by_share = options
+        .limit_fraction
+        .map_or(total, |f| (f * total as f64).ceil() as usize);
+    let n = by_share.min(options.limit.unwrap_or(total)).min(total);
+    match options.sample_seed {
+        None => samples.into_iter().take(n).collect(),
+        Some(seed) => {
+            let mut keep = SplitMix64::new(seed).distinct(total, n, None);
+            keep.sort_unstable();
+            let mut samples: Vec<Option<Sample>> = samples.into_iter().map(Some).collect();
+            keep.into_iter().filter_map(|i| samples[i].take()).collect()
+        }
+    }
 }
 
 impl Plan {
@@ -1342,5 +1371,70 @@ mod tests {
             .run(&model2, &config(64), &[&journal])
             .unwrap();
         assert!(model2.batches().is_empty() && judge2.batches().is_empty());
+    }
+    #[test]
+    fn a_share_or_a_seeded_sample_of_the_documents_is_evaluated() {
+        let docs = |n: usize| -> Vec<Sample> {
+            (0..n)
+                .map(|i| Sample {
+                    id: i.to_string(),
+                    prompt: String::new(),
+                    requests: Vec::new(),
+                    groups: BTreeMap::new(),
+                    target: serde_json::Value::Null,
+                })
+                .collect()
+        };
+        let ids = |s: Vec<Sample>| s.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        let opts = |limit, share, seed| TaskOptions {
+            limit,
+            limit_fraction: share,
+            sample_seed: seed,
+            ..TaskOptions::default()
+        };
+        // A tenth of 25, rounded up: the first 3.
+        assert_eq!(
+            ids(super::select_documents(
+                docs(25),
+                &opts(None, Some(0.1), None)
+            )),
+            ["0", "1", "2"]
+        );
+        // With a limit too, the smaller.
+        assert_eq!(
+            ids(super::select_documents(
+                docs(25),
+                &opts(Some(2), Some(0.5), None)
+            ))
+            .len(),
+            2
+        );
+        // A seeded sample: the same seed the same documents, in file order; another seed others.
+        let a = ids(super::select_documents(
+            docs(100),
+            &opts(Some(10), None, Some(7)),
+        ));
+        assert_eq!(
+            a,
+            ids(super::select_documents(
+                docs(100),
+                &opts(Some(10), None, Some(7))
+            ))
+        );
+        assert_ne!(
+            a,
+            ids(super::select_documents(
+                docs(100),
+                &opts(Some(10), None, Some(8))
+            ))
+        );
+        let mut sorted: Vec<usize> = a.iter().map(|i| i.parse().unwrap()).collect();
+        assert_eq!(sorted.len(), 10);
+        sorted.dedup();
+        assert!(
+            sorted.windows(2).all(|w| w[0] < w[1]) && sorted.len() == 10,
+            "{a:?}"
+        );
+        assert_ne!(a, (0..10).map(|i| i.to_string()).collect::<Vec<_>>());
     }
 }

@@ -59,10 +59,18 @@ pub struct Sample {
 }
 
 /// Options every task understands.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskOptions {
     /// Evaluate at most this many documents per task.
     pub limit: Option<usize>,
+    /// Evaluate this share of each task's documents (rounded up; with `limit`, the smaller of
+    /// the two). The runner applies it after loading every document, so tasks never see it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_fraction: Option<f64>,
+    /// Evaluate a random sample of the documents drawn with this seed, in file order, rather
+    /// than the first ones. Applied by the runner, like `limit_fraction`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_seed: Option<u64>,
     /// Few-shot examples per prompt, for tasks that support them (their default otherwise).
     pub num_fewshot: Option<usize>,
     /// Seed of few-shot draws and anything else random.

@@ -14,6 +14,21 @@ fn value(m: &MetricValue) -> String {
 }
 
 /// Render a report as Markdown.
+/// `--limit` as the run used it: a count, a share, and whether the documents were sampled.
+fn limit(o: &candor_core::TaskOptions) -> String {
+    let mut parts: Vec<String> = o.limit.iter().map(|l| l.to_string()).collect();
+    parts.extend(o.limit_fraction.map(|f| format!("{f} of the documents")));
+    let mut s = if parts.is_empty() {
+        "none".to_string()
+    } else {
+        parts.join(", at most ")
+    };
+    if let Some(seed) = o.sample_seed {
+        s.push_str(&format!(" (sampled with seed {seed})"));
+    }
+    s
+}
+
 pub fn markdown(r: &Report) -> String {
     let mut s = String::new();
     let m = &r.model;
@@ -47,7 +62,7 @@ pub fn markdown(r: &Report) -> String {
         "candor {} · suites {} · limit {} · seed {} · {} on {} threads · {:.1} s ({:.1} s in the model)\n",
         r.harness.version,
         r.suites_requested.join(", "),
-        r.config.task.limit.map_or("none".to_string(), |l| l.to_string()),
+        limit(&r.config.task),
         r.config.task.seed,
         r.environment.device,
         r.environment.threads,

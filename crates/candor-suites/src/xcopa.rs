@@ -221,7 +221,7 @@ mod twin {
                     limit: Some(100),
                     num_fewshot,
                     seed,
-                    max_new_tokens: None,
+                    ..TaskOptions::default()
                 };
                 let from_file = file_task.load(&options).unwrap();
                 let from_rust = rust_task.load(&options).unwrap();
