@@ -132,6 +132,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lang: "sw",
         connectives: ("kwa sababu", "kwa hiyo"),
         info: TaskInfo {
+            reference_language: None,
             name: "xcopa_consistency_sw".into(),
             suite: "xcopa_consistency".into(),
             description:

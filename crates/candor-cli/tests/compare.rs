@@ -30,6 +30,7 @@ fn task(name: &str, language: &str, metric: &str, values: &[f64], sha: &str) -> 
     let n = values.len();
     TaskResult {
         info: TaskInfo {
+            reference_language: None,
             name: name.into(),
             suite: "toy".into(),
             description: String::new(),

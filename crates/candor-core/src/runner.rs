@@ -928,6 +928,7 @@ mod tests {
 
     fn info(name: &str, suite: &str) -> TaskInfo {
         TaskInfo {
+            reference_language: None,
             name: name.into(),
             suite: suite.into(),
             description: String::new(),

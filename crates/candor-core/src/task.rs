@@ -42,6 +42,17 @@ pub struct TaskInfo {
     /// ISO 639 codes of the languages of the prompts.
     pub languages: Vec<String>,
     pub dataset: DatasetInfo,
+    /// The language the report measures this suite's other languages against; `None` means
+    /// English (`en`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_language: Option<String>,
+}
+
+impl TaskInfo {
+    /// [`TaskInfo::reference_language`], English by default.
+    pub fn reference(&self) -> &str {
+        self.reference_language.as_deref().unwrap_or("en")
+    }
 }
 
 /// One evaluated document: the requests it needs and what scoring needs to know.

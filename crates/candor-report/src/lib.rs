@@ -27,7 +27,7 @@ pub use markdown::markdown;
 
 /// Version of the `report.json` layout. 1.1 added the model's backend, device, batch size and
 /// threads, per-sample labels and errors, and the journal's counts; 1.0 reports still read.
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 /// JSON Schema (draft 2020-12) of `report.json`.
 pub const SCHEMA: &str = include_str!("../report.schema.json");
 

@@ -1,5 +1,5 @@
 //! Multilingual diagnostics: each multilingual suite's scores per language with the gap to
-//! English, and how many tokens the model's tokenizer spends per word and per byte of each
+//! its reference language (English unless the suite's tasks name another), and how many tokens the model's tokenizer spends per word and per byte of each
 //! language (its "fertility": a language that costs more tokens gets less context and, on
 //! small models, usually lower scores).
 
@@ -19,8 +19,12 @@ pub struct LanguageScore {
     pub value: f64,
     pub stderr: Option<f64>,
     pub n: usize,
-    /// `value` minus the suite's English value of the same metric (none without English).
-    pub gap_to_english: Option<f64>,
+    /// The language the gap is measured against (`en` unless the task file says
+    /// `reference_language:`).
+    pub reference_language: String,
+    /// `value` minus the reference language's value of the same metric (none where the suite
+    /// has no task in that language).
+    pub gap_to_reference: Option<f64>,
 }
 
 /// Tokens per word and per byte of one language, over the prompts evaluated in the run.
@@ -55,11 +59,11 @@ pub fn summarize(tasks: &[TaskResult]) -> MultilingualSummary {
             .or_default()
             .insert(t.info.languages[0].as_str());
     }
-    // English is matched by suite, task (its name without the language) and metric, so two
-    // task files of one suite that share a metric name keep their own English baselines.
-    let english: BTreeMap<(&str, &str, &str), f64> = tasks
+    // The reference is matched by suite, task (its name without the language) and metric, so
+    // two task files of one suite that share a metric name keep their own baselines.
+    let reference: BTreeMap<(&str, &str, &str), f64> = tasks
         .iter()
-        .filter(|t| t.info.languages == ["en"])
+        .filter(|t| t.info.languages.len() == 1 && t.info.languages[0] == t.info.reference())
         .flat_map(|t| {
             t.metrics.iter().map(move |m| {
                 (
@@ -84,9 +88,10 @@ pub fn summarize(tasks: &[TaskResult]) -> MultilingualSummary {
                 value: m.value,
                 stderr: m.stderr,
                 n: m.n,
-                gap_to_english: english
+                reference_language: t.info.reference().to_string(),
+                gap_to_reference: reference
                     .get(&(suite, task_base(t), m.name.as_str()))
-                    .map(|en| m.value - en),
+                    .map(|r| m.value - r),
             });
         }
     }
@@ -146,7 +151,7 @@ pub fn markdown(m: &MultilingualSummary) -> String {
     if !m.languages.is_empty() {
         let _ = writeln!(
             s,
-            "### Scores by language (gap to the suite's English score)\n\n| suite | metric | language | value ± stderr | n | gap to en |\n|---|---|---|---|---|---|"
+            "### Scores by language (gap to the suite's reference language, English unless the suite names another)\n\n| suite | metric | language | value ± stderr | n | gap | to |\n|---|---|---|---|---|---|---|"
         );
         for l in &m.languages {
             let value = match l.stderr {
@@ -154,12 +159,12 @@ pub fn markdown(m: &MultilingualSummary) -> String {
                 None => format!("{:.4}", l.value),
             };
             let gap = l
-                .gap_to_english
+                .gap_to_reference
                 .map_or("–".to_string(), |g| format!("{g:+.4}"));
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {value} | {} | {gap} |",
-                l.suite, l.metric, l.language, l.n
+                "| {} | {} | {} | {value} | {} | {gap} | {} |",
+                l.suite, l.metric, l.language, l.n, l.reference_language
             );
         }
     }
@@ -193,6 +198,7 @@ mod tests {
     fn task(suite: &str, lang: &str, acc: f64) -> TaskResult {
         TaskResult {
             info: TaskInfo {
+                reference_language: None,
                 name: format!("{suite}_{lang}"),
                 suite: suite.into(),
                 description: String::new(),
@@ -220,7 +226,7 @@ mod tests {
     }
 
     #[test]
-    fn gaps_to_english_by_hand() {
+    fn gaps_to_the_reference_language_by_hand() {
         let tasks = [
             task("xw", "en", 0.8),
             task("xw", "fr", 0.6),
@@ -232,14 +238,26 @@ mod tests {
         // The single-language suite is left out; xc has no English, so no gap.
         assert_eq!(m.languages.len(), 4);
         let fr = m.languages.iter().find(|l| l.language == "fr").unwrap();
-        assert!((fr.gap_to_english.unwrap() + 0.2).abs() < 1e-12);
-        assert_eq!(m.languages[0].gap_to_english, Some(0.0));
+        assert!((fr.gap_to_reference.unwrap() + 0.2).abs() < 1e-12);
+        assert_eq!(m.languages[0].gap_to_reference, Some(0.0));
         assert!(m
             .languages
             .iter()
             .filter(|l| l.suite == "xc")
-            .all(|l| l.gap_to_english.is_none()));
-        assert!(markdown(&m).contains("| xw | acc | fr | 0.6000 ± 0.0500 | 50 | -0.2000 |"));
+            .all(|l| l.gap_to_reference.is_none()));
+        assert!(markdown(&m).contains("| xw | acc | fr | 0.6000 ± 0.0500 | 50 | -0.2000 | en |"));
+        // A suite that names its reference language is measured against it.
+        let mut tasks = tasks.to_vec();
+        for t in tasks.iter_mut().filter(|t| t.info.suite == "xc") {
+            t.info.reference_language = Some("it".into());
+        }
+        let sw = summarize(&tasks)
+            .languages
+            .into_iter()
+            .find(|l| l.language == "sw")
+            .unwrap();
+        assert_eq!(sw.reference_language, "it");
+        assert!((sw.gap_to_reference.unwrap() + 0.2).abs() < 1e-12);
     }
 
     #[test]

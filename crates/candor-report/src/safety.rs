@@ -307,6 +307,7 @@ mod tests {
         }
         TaskResult {
             info: TaskInfo {
+                reference_language: None,
                 name: name.into(),
                 suite: name.into(),
                 description: String::new(),

@@ -86,6 +86,7 @@ impl SuiteSpec {
     /// The description of one of the suite's tasks.
     pub fn task_info(&self, name: &str, languages: &[&str]) -> candor_core::TaskInfo {
         candor_core::TaskInfo {
+            reference_language: None,
             name: name.into(),
             suite: self.name.into(),
             description: self.description.into(),

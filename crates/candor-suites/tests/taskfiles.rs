@@ -628,6 +628,32 @@ fn safety_kinds_score_harmful_and_benign_prompts_with_the_runs_scorer() {
 }
 
 #[test]
+fn the_reference_language_and_a_single_language_reach_the_task_info() {
+    let dir = Dir::new("reference");
+    dir.data_file("r/en.csv", "q,a\nHi,Hello\n");
+    dir.data_file("r/fr.csv", "q,a\nSalut,Bonjour\n");
+    let base = "task: greet\ndataset:\n  files:\n    test: \"r/{{ lang }}.csv\"\n  license: CC0-1.0\ndoc_to_text: q\ndoc_to_target: a\nlanguages: [en, fr]\n";
+    let tasks = &taskfile::load(&dir.task("a.yaml", base), &dir.data()).unwrap()[0].tasks;
+    assert!(tasks.iter().all(|t| t.info().reference() == "en"));
+    let tasks = &taskfile::load(
+        &dir.task("b.yaml", &format!("{base}reference_language: fr\n")),
+        &dir.data(),
+    )
+    .unwrap()[0]
+        .tasks;
+    assert!(tasks.iter().all(|t| t.info().reference() == "fr"));
+    let one = base
+        .replace("languages: [en, fr]\n", "language: sw\n")
+        .replace("{{ lang }}", "fr");
+    let task = &taskfile::load(&dir.task("c.yaml", &one), &dir.data()).unwrap()[0].tasks[0];
+    assert_eq!(task.info().languages, ["sw"]);
+    let both = format!("{base}language: sw\n");
+    assert!(err(&dir.task("d.yaml", &both), &dir.data())
+        .to_string()
+        .contains("give either language (one) or languages (a matrix), not both"));
+}
+
+#[test]
 fn an_unknown_key_names_the_file_line_and_key() {
     let dir = Dir::new("unknown");
     let path = dir.task(

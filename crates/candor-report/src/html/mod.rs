@@ -130,26 +130,30 @@ fn multilingual_section(r: &Report, s: &mut String) {
                 label: format!("{} ({})", l.language, l.task),
                 value: l.value,
                 ci: normal_ci(l.value, l.stderr),
-                note: match l.gap_to_english {
-                    Some(g) if l.language != "en" => format!("{:.3} ({g:+.3} vs en)", l.value),
+                note: match l.gap_to_reference {
+                    Some(g) if l.language != l.reference_language => {
+                        format!("{:.3} ({g:+.3} vs {})", l.value, l.reference_language)
+                    }
                     _ => format!("{:.3}", l.value),
                 },
             })
             .collect();
-        let english = scores
+        let reference = scores
             .iter()
-            .find(|l| l.language == "en")
-            .map(|l| (l.value, "English"));
+            .find(|l| l.language == l.reference_language)
+            .map(|l| (l.value, l.reference_language.as_str()));
         let _ = write!(
             s,
             "<figure><h3>{} · {}</h3>{}<figcaption>{}</figcaption></figure>",
             esc(suite),
             esc(metric),
-            svg::intervals(&rows, 190.0, english),
-            if english.is_some() {
-                "The dashed line is the English score; the note gives each language's gap to it."
-            } else {
-                "No English task in this suite, so no gap to English."
+            svg::intervals(&rows, 190.0, reference),
+            match reference {
+                Some((_, lang)) => format!(
+                    "The dashed line is the score in {}, the suite's reference language; the note gives each language's gap to it.",
+                    esc(lang)
+                ),
+                None => "No task in the suite's reference language, so no gaps.".to_string(),
             }
         );
     }

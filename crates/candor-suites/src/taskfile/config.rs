@@ -306,6 +306,9 @@ pub struct TaskConfig {
     /// candor: the dataset's own categories → hazard codes (`unmapped` where none fits).
     #[serde(default)]
     pub hazard_map: BTreeMap<String, String>,
+    /// candor: the language the report's multilingual section measures the suite's other
+    /// languages against (default `en`).
+    pub reference_language: Option<String>,
     /// candor: the one language of a task without `languages:` (for the report's language
     /// matrices).
     pub language: Option<String>,

@@ -592,6 +592,7 @@ pub(crate) fn parse_task(
                 None => spec.config.task.clone(),
             };
             let info = TaskInfo {
+                reference_language: spec.config.reference_language.clone(),
                 name,
                 suite: suite.to_string(),
                 description: spec
