@@ -221,7 +221,7 @@ fn a_share_of_the_documents_sampled_with_a_seed() {
     let samples = std::fs::read_to_string(out.join("samples.jsonl")).unwrap();
     let it: Vec<u64> = samples
         .lines()
-        .map(|l| json(l))
+        .map(json)
         .filter(|s| s["task"] == "xcopa_it")
         .map(|s| s["id"].as_str().unwrap().parse().unwrap())
         .collect();
