@@ -469,6 +469,51 @@ fn a_generation_task_can_ask_in_the_models_chat_template() {
         &task.replace("system_instruction", "system_prompt"),
     );
     assert!(taskfile::load(&path, &dir.data()).is_ok());
+
+    // fewshot_as_multiturn: each example a user and an assistant turn, the description in the
+    // system turn (as lm-evaluation-harness), the document last.
+    dir.data_file(
+        "capitals/test.jsonl",
+        "{\"country\": \"France\", \"capital\": \"Paris\"}\n{\"country\": \"Kenya\", \"capital\": \"Nairobi\"}\n{\"country\": \"Japan\", \"capital\": \"Tokyo\"}\n",
+    );
+    let multi = format!(
+        "{task}num_fewshot: 2\nfewshot_config:\n  sampler: first_n\nfewshot_as_multiturn: true\ndescription: \"Capitals.\"\n"
+    );
+    let s = taskfile::load(&dir.task("multi.yaml", &multi), &dir.data()).unwrap()[0].tasks[0]
+        .load(&TaskOptions::default())
+        .unwrap()
+        .samples
+        .remove(2);
+    let Request::Generate(g) = &s.requests[0] else {
+        panic!("{:?}", s.requests[0])
+    };
+    let Prompt::Chat(turns) = &g.prompt else {
+        panic!("{:?}", g.prompt)
+    };
+    let turns: Vec<(&str, &str)> = turns
+        .iter()
+        .map(|m| (m.role.as_str(), m.content.as_str()))
+        .collect();
+    assert_eq!(
+        turns,
+        [
+            ("system", "Answer in one word.\n\nCapitals."),
+            ("user", "What is the capital of France?"),
+            ("assistant", "Paris"),
+            ("user", "What is the capital of Kenya?"),
+            ("assistant", "Nairobi"),
+            ("user", "What is the capital of Japan?"),
+        ]
+    );
+    let bad = dir.task(
+        "multi-bad.yaml",
+        &multi
+            .replace("apply_chat_template: true\n", "")
+            .replace("system_instruction: \"Answer in one word.\"\n", ""),
+    );
+    assert!(err(&bad, &dir.data())
+        .to_string()
+        .contains("fewshot_as_multiturn needs apply_chat_template"));
 }
 
 #[test]

@@ -295,6 +295,11 @@ pub struct TaskConfig {
     /// the few-shot examples and the document) that the model renders with its own template.
     #[serde(default)]
     pub apply_chat_template: bool,
+    /// lm-evaluation-harness's `--fewshot_as_multiturn`: with `apply_chat_template`, each
+    /// few-shot example becomes a user turn and an assistant turn (the description joins the
+    /// system turn).
+    #[serde(default)]
+    pub fewshot_as_multiturn: bool,
     /// The system turn of a chat prompt (a template); `system_prompt` is accepted too.
     #[serde(alias = "system_prompt")]
     pub system_instruction: Option<String>,

@@ -477,6 +477,12 @@ fn check(src: &Source, c: &TaskConfig) -> Result<(), TaskFileError> {
             "apply_chat_template applies to generate_until tasks (a log-likelihood context is scored as plain text)",
         ));
     }
+    if c.fewshot_as_multiturn && !c.apply_chat_template {
+        return Err(invalid(
+            "fewshot_as_multiturn",
+            "fewshot_as_multiturn needs apply_chat_template: true (the turns are a chat)",
+        ));
+    }
     if c.system_instruction.is_some() && !c.apply_chat_template {
         return Err(invalid(
             "system_instruction",

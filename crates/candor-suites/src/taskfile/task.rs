@@ -519,40 +519,32 @@ impl FileTask {
     }
 
     /// A solved example for the few-shot preamble.
-    fn shot(&self, doc: &Doc) -> Result<String, TaskFileError> {
+    /// One few-shot example as (text, answer); the preamble joins them with
+    /// `target_delimiter`, a multi-turn chat makes them a user and an assistant turn.
+    fn shot(&self, doc: &Doc) -> Result<(String, String), TaskFileError> {
         let c = &self.spec.config;
         Ok(match c.output_type {
             OutputType::MultipleChoice if c.multiple_inputs => {
                 let choices = self.choices(doc)?;
                 let gold = self.golds(doc, &choices)?[0];
-                format!(
-                    "{}{}{}{}",
-                    self.text("doc_to_text", doc)?,
-                    choices[gold],
-                    c.target_delimiter,
-                    self.text("doc_to_continuation", doc)?
+                (
+                    format!("{}{}", self.text("doc_to_text", doc)?, choices[gold]),
+                    self.text("doc_to_continuation", doc)?,
                 )
             }
             OutputType::MultipleChoice => {
                 let choices = self.choices(doc)?;
                 let gold = self.golds(doc, &choices)?[0];
-                format!(
-                    "{}{}{}",
-                    self.text("doc_to_text", doc)?,
-                    c.target_delimiter,
-                    choices[gold]
-                )
+                (self.text("doc_to_text", doc)?, choices[gold].clone())
             }
-            _ => format!(
-                "{}{}{}",
+            _ => (
                 self.text("doc_to_text", doc)?,
-                c.target_delimiter,
-                self.text("doc_to_target", doc)?
+                self.text("doc_to_target", doc)?,
             ),
         })
     }
 
-    /// The few-shot preambles of the first `count` documents of `test`. `sampler: random`
+    /// The few-shot examples of the first `count` documents of `test`. `sampler: random`
     /// draws each document's examples on its own, seeded by the run's seed and the document's
     /// index (as lm-evaluation-harness draws per document); `first_n` takes the split's first
     /// `k`, one preamble for all. Examples from the evaluated split itself never include the
@@ -567,7 +559,7 @@ impl FileTask {
     ) -> Result<Shots, TaskFileError> {
         let c = &self.spec.config;
         if k == 0 {
-            return Ok(Shots::Shared(String::new()));
+            return Ok(Shots::Shared(Vec::new()));
         }
         // As lm-evaluation-harness: the few-shot split, else training, else validation, else
         // the evaluated split itself (leaving each document out of its own examples).
@@ -588,26 +580,14 @@ impl FileTask {
             None => test,
         };
         // Each example is rendered once, when first drawn.
-        let mut rendered: Vec<Option<String>> = vec![None; pool.len()];
-        let mut preamble = |picked: &[usize]| -> Result<String, TaskFileError> {
+        let mut rendered: Vec<Option<(String, String)>> = vec![None; pool.len()];
+        let mut preamble = |picked: &[usize]| -> Result<Vec<(String, String)>, TaskFileError> {
             for &i in picked {
                 if rendered[i].is_none() {
                     rendered[i] = Some(self.shot(&pool[i])?);
                 }
             }
-            let parts: Vec<&str> = picked
-                .iter()
-                .map(|&i| rendered[i].as_deref().unwrap_or_default())
-                .collect();
-            Ok(if parts.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "{}{}",
-                    parts.join(&c.fewshot_delimiter),
-                    c.fewshot_delimiter
-                )
-            })
+            Ok(picked.iter().filter_map(|&i| rendered[i].clone()).collect())
         };
         let first_n = |skip: Option<usize>| -> Vec<usize> {
             (0..pool.len())
@@ -677,21 +657,37 @@ impl FileTask {
         let mut samples = Vec::with_capacity(docs.len());
         for (i, doc) in docs.iter().enumerate() {
             let description = self.text("description", doc)?;
-            let shots = match &shots {
-                Shots::Shared(s) => s.as_str(),
-                Shots::PerDoc(v) => v[i].as_str(),
+            let examples = match &shots {
+                Shots::Shared(s) => s.as_slice(),
+                Shots::PerDoc(v) => v[i].as_slice(),
             };
-            let prefix = format!("{description}{shots}");
-            samples.push(self.sample(i, doc, &prefix, options)?);
+            let shots: Vec<String> = examples
+                .iter()
+                .map(|(text, answer)| format!("{text}{}{answer}", c.target_delimiter))
+                .collect();
+            let preamble = if shots.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "{}{}",
+                    shots.join(&c.fewshot_delimiter),
+                    c.fewshot_delimiter
+                )
+            };
+            let prefix = format!("{description}{preamble}");
+            samples.push(self.sample(i, doc, &prefix, (&description, examples), options)?);
         }
         Ok(TaskData { samples, files })
     }
 
+    /// Document `i`'s sample. `prefix` is the description and the few-shot preamble as text;
+    /// `turns` the same two apart, for a multi-turn chat.
     fn sample(
         &self,
         i: usize,
         doc: &Doc,
         prefix: &str,
+        turns: (&str, &[(String, String)]),
         options: &TaskOptions,
     ) -> Result<Sample, TaskFileError> {
         let c = &self.spec.config;
@@ -775,7 +771,27 @@ impl FileTask {
                     seed: options.seed,
                     stop,
                 };
-                let prompt = if c.apply_chat_template {
+                let prompt = if c.fewshot_as_multiturn {
+                    // As lm-evaluation-harness: the description joins the system turn, each
+                    // example is a user and an assistant turn, the document the last user turn.
+                    let (description, examples) = turns;
+                    let system = self.text("system_instruction", doc)?;
+                    let system = [system.as_str(), description]
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(&c.fewshot_delimiter);
+                    let mut chat = Vec::new();
+                    if !system.is_empty() {
+                        chat.push(ChatMessage::new("system", system));
+                    }
+                    for (q, a) in examples {
+                        chat.push(ChatMessage::user(q.clone()));
+                        chat.push(ChatMessage::new("assistant", a.clone()));
+                    }
+                    chat.push(ChatMessage::user(text.clone()));
+                    Prompt::Chat(chat)
+                } else if c.apply_chat_template {
                     let mut turns = Vec::new();
                     let system = self.text("system_instruction", doc)?;
                     if !system.is_empty() {
@@ -848,8 +864,8 @@ impl FileTask {
 }
 
 enum Shots {
-    Shared(String),
-    PerDoc(Vec<String>),
+    Shared(Vec<(String, String)>),
+    PerDoc(Vec<Vec<(String, String)>>),
 }
 
 /// Punctuation as lm-evaluation-harness's `ignore_punctuation` removes it.
