@@ -59,13 +59,15 @@ pub fn markdown(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "candor {} · suites {} · limit {} · seed {} · {} on {} threads · {:.1} s ({:.1} s in the model)\n",
+        "candor {} · suites {} · limit {} · seed {} · {} · {:.1} s ({:.1} s in the model)\n",
         r.harness.version,
         r.suites_requested.join(", "),
         limit(&r.config.task),
         r.config.task.seed,
-        r.environment.device,
-        r.environment.threads,
+        match r.environment.threads {
+            0 => r.environment.device.clone(),
+            n => format!("{} on {n} threads", r.environment.device),
+        },
         r.timings.total_s,
         r.timings.model_s
     );
