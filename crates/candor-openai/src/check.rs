@@ -65,10 +65,13 @@ pub(crate) fn run(model: &mut OpenAiModel) -> Result<(), Error> {
         }
         .into(),
     );
+    // Every replica is probed: one that serves another model or build fails on its own.
     let mut checked = Vec::new();
-    for probe in PROBES {
-        if let Some(diff) = greedy_probe(model, tok.as_ref(), probe)? {
-            checked.push(diff);
+    for replica in 0..model.client.replicas.len() {
+        for probe in PROBES {
+            if let Some(diff) = greedy_probe(model, tok.as_ref(), probe, replica)? {
+                checked.push(diff);
+            }
         }
     }
     let Some(worst) = checked.iter().copied().reduce(f64::max) else {
@@ -82,9 +85,10 @@ pub(crate) fn run(model: &mut OpenAiModel) -> Result<(), Error> {
     model.facts.insert(
         "self_check".into(),
         format!(
-            "passed: {} greedy probes of {PROBE_TOKENS} tokens, echoed vs generated log-probs \
-             differ by at most {worst:.4} nats; first prompt token unscored",
-            checked.len()
+            "passed: {} greedy probes of {PROBE_TOKENS} tokens over {} replica(s), echoed vs \
+             generated log-probs differ by at most {worst:.4} nats; first prompt token unscored",
+            checked.len(),
+            model.client.replicas.len()
         ),
     );
     Ok(())
@@ -189,13 +193,14 @@ fn greedy_probe(
     model: &OpenAiModel,
     tok: &dyn Tokenize,
     probe: &str,
+    replica: usize,
 ) -> Result<Option<f64>, Error> {
     let body = json!({
         "model": model.spec.model, "prompt": probe, "max_tokens": PROBE_TOKENS,
         "temperature": 0.0, "logprobs": 1, "repeat_penalty": 1.0, "seed": 0,
     });
     let answer = model
-        .post("/completions", body, 0)
+        .post("/completions", body, replica)
         .map_err(|e| Error::Unreachable(e.to_string()))?;
     let generated = Echo::parse(&answer).map_err(|problem| Error::SelfCheck {
         problem: format!("a completion with logprobs=1 came back without them ({problem})"),
@@ -230,7 +235,7 @@ fn greedy_probe(
         return Ok(None);
     }
     let all: Vec<u32> = job.ctx.iter().chain(&job.cont).copied().collect();
-    let echoed = echo(model, &all, &format!("{probe}{text}"))?;
+    let echoed = echo(model, &all, &format!("{probe}{text}"), replica)?;
     if echoed.logprobs.len() + 1 < all.len() {
         return Err(Error::SelfCheck {
             problem: format!(
@@ -277,14 +282,14 @@ fn greedy_probe(
 }
 
 /// The echo of a prompt, sent the way scoring sends it (ids or text).
-fn echo(model: &OpenAiModel, all: &[u32], text: &str) -> Result<Echo, Error> {
+fn echo(model: &OpenAiModel, all: &[u32], text: &str, replica: usize) -> Result<Echo, Error> {
     let prompt = if model.ids { json!(all) } else { json!(text) };
     let body = json!({
         "model": model.spec.model, "prompt": prompt, "max_tokens": 1, "temperature": 0.0,
         "logprobs": 1, "echo": true, "repeat_penalty": 1.0,
     });
     let answer = model
-        .post("/completions", body, 0)
+        .post("/completions", body, replica)
         .map_err(|e| Error::Unreachable(e.to_string()))?;
     Echo::parse(&answer).map_err(|problem| Error::SelfCheck {
         problem: format!("echo=true with logprobs gave no prompt log-probs ({problem})"),
