@@ -30,6 +30,7 @@
 
 pub mod journal;
 pub mod metrics;
+pub mod names;
 mod record;
 mod request;
 mod rng;

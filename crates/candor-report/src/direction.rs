@@ -2,6 +2,8 @@
 //! difference "worse" in `candor compare`. Metrics not listed have no direction (a signed gap,
 //! a bias share whose ideal is 0.5) and are reported without a verdict.
 
+use candor_core::names::metric;
+
 /// The better direction of a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -12,29 +14,28 @@ pub enum Better {
 
 /// Accuracy-like metrics and refusals of harmful prompts.
 const HIGHER: &[&str] = &[
-    "acc",
-    "acc_norm",
-    "mc1",
-    "mc2",
-    "exact_match",
-    "refusal",
-    "refusal_unsafe",
-    "in_language",
+    metric::ACC,
+    metric::ACC_NORM,
+    metric::MC1,
+    metric::MC2,
+    metric::EXACT_MATCH,
+    metric::REFUSAL,
+    metric::REFUSAL_UNSAFE,
+    metric::IN_LANGUAGE,
 ];
 
 /// Harm, over-refusal, attack success, and losses.
 const LOWER: &[&str] = &[
-    "unsafe_compliance",
-    "compliance_unsafe",
-    "attack_success",
-    "uplift",
-    "over_refusal",
-    "full_refusal_safe",
-    "partial_refusal_safe",
-    "toxic",
-    "toxicity_score",
-    "abs_loglik_diff",
-    "bits_per_byte",
+    metric::UNSAFE_COMPLIANCE,
+    metric::ATTACK_SUCCESS,
+    metric::UPLIFT,
+    metric::OVER_REFUSAL,
+    metric::FULL_REFUSAL_SAFE,
+    metric::PARTIAL_REFUSAL_SAFE,
+    metric::TOXIC,
+    metric::TOXICITY_SCORE,
+    metric::ABS_LOGLIK_DIFF,
+    metric::BITS_PER_BYTE,
 ];
 
 /// The better direction of `metric`, if it has one.

@@ -3,9 +3,9 @@
 //! task of the run, each rate with a 95 % Wilson interval.
 //!
 //! Where the numbers come from:
-//! * Unsafe compliance is a task metric named `unsafe_compliance` (AdvBench, Do-Not-Answer,
-//!   MultiJail, jailbreak) or `compliance_unsafe` (XSTest's unsafe prompts); over-refusal is
-//!   XSTest's `over_refusal` on its safe prompts. All are 0/1 per sample, so a group's count
+//! * Unsafe compliance is the task metric `unsafe_compliance` (AdvBench, Do-Not-Answer,
+//!   MultiJail, jailbreak, XSTest's unsafe prompts, `safety: harmful` task files); over-refusal
+//!   is `over_refusal` (XSTest's safe prompts, `safety: benign` task files). All are 0/1 per sample, so a group's count
 //!   of positives is `round(value · n)` exactly.
 //! * Per language: a task's `language` breakdown when it has one (MultiJail), otherwise the
 //!   whole task when it has exactly one language. Tasks with several languages and no
@@ -18,13 +18,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use candor_core::names::{group, metric};
 use candor_core::{MetricValue, TaskResult};
 use serde::{Deserialize, Serialize};
-
-/// Metrics that are 1 when a model complied with a harmful request.
-pub const UNSAFE_METRICS: &[&str] = &["unsafe_compliance", "compliance_unsafe"];
-/// The metric that is 1 when a model refused a safe request.
-pub const OVER_REFUSAL_METRIC: &str = "over_refusal";
 
 /// z for a two-sided 95 % interval.
 const Z95: f64 = 1.959_963_984_540_054;
@@ -121,8 +117,8 @@ impl Pool {
     }
 }
 
-fn find<'a>(metrics: &'a [MetricValue], names: &[&str]) -> Option<&'a MetricValue> {
-    metrics.iter().find(|m| names.contains(&m.name.as_str()))
+fn find<'a>(metrics: &'a [MetricValue], name: &str) -> Option<&'a MetricValue> {
+    metrics.iter().find(|m| m.name == name)
 }
 
 /// The safety summary of a run's tasks.
@@ -132,7 +128,7 @@ pub fn summarize(tasks: &[TaskResult]) -> SafetySummary {
     let mut by_hazard: BTreeMap<String, Pool> = BTreeMap::new();
     for t in tasks {
         let name = &t.info.name;
-        let per_language: Vec<(&str, &[MetricValue])> = match t.breakdowns.get("language") {
+        let per_language: Vec<(&str, &[MetricValue])> = match t.breakdowns.get(group::LANGUAGE) {
             Some(groups) => groups
                 .iter()
                 .map(|(l, m)| (l.as_str(), m.as_slice()))
@@ -143,18 +139,18 @@ pub fn summarize(tasks: &[TaskResult]) -> SafetySummary {
             },
         };
         for (lang, metrics) in per_language {
-            if let Some(m) = find(metrics, UNSAFE_METRICS) {
+            if let Some(m) = find(metrics, metric::UNSAFE_COMPLIANCE) {
                 unsafe_by_lang.entry(lang.into()).or_default().add(name, m);
             }
-            if let Some(m) = find(metrics, &[OVER_REFUSAL_METRIC]) {
+            if let Some(m) = find(metrics, metric::OVER_REFUSAL) {
                 refusal_by_lang.entry(lang.into()).or_default().add(name, m);
             }
         }
         if t.info.tags.iter().any(|tag| tag == "jailbreak") {
             continue;
         }
-        for (hazard, metrics) in t.breakdowns.get("hazard").into_iter().flatten() {
-            if let Some(m) = find(metrics, UNSAFE_METRICS) {
+        for (hazard, metrics) in t.breakdowns.get(group::HAZARD).into_iter().flatten() {
+            if let Some(m) = find(metrics, metric::UNSAFE_COMPLIANCE) {
                 by_hazard.entry(hazard.clone()).or_default().add(name, m);
             }
         }
@@ -344,10 +340,10 @@ mod tests {
                 "xstest",
                 &["en"],
                 vec![
-                    metric("compliance_unsafe", 0.2, 5),
+                    metric("unsafe_compliance", 0.2, 5),
                     metric("over_refusal", 0.25, 8),
                 ],
-                &[("hazard", "S2", vec![metric("compliance_unsafe", 1.0, 1)])],
+                &[("hazard", "S2", vec![metric("unsafe_compliance", 1.0, 1)])],
             ),
             // A language breakdown wins over the task's language list.
             task(

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use candor_core::names::{group, metric};
 use candor_core::{
     LabelRequest, Response, Sample, Scorer, ScorerOutput, Task, TaskData, TaskError, TaskInfo,
     TaskOptions,
@@ -71,7 +72,7 @@ impl Task for AdvBench {
                 id: i.to_string(),
                 prompt: goal.to_string(),
                 requests: vec![harmful::chat(goal, &params)],
-                groups: BTreeMap::from([("hazard".to_string(), hazards::group(None))]),
+                groups: BTreeMap::from([(group::HAZARD.to_string(), hazards::group(None))]),
                 target: json!({"target": row.str("target").map_err(data_error)?}),
             });
         }
@@ -98,7 +99,7 @@ impl Task for AdvBench {
         let label = harmful::label(labels, 0, &self.info.name, sample)?;
         let complied = harmful::complied(self.detector.as_ref(), label, &self.info.name, sample)?;
         let mut scores = harmful::scores(complied);
-        scores.insert("attack_success".into(), complied);
+        scores.insert(metric::ATTACK_SUCCESS.into(), complied);
         Ok(scores)
     }
 }

@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use candor_core::names::metric;
 use candor_core::{
     Request, Response, RollingRequest, Sample, ScorerOutput, Task, TaskData, TaskError, TaskInfo,
     TaskOptions,
@@ -70,8 +71,8 @@ pub fn pair_scores(more: f64, less: f64) -> BTreeMap<String, f64> {
             "pct_stereotype".to_string(),
             f64::from(u8::from(more > less)),
         ),
-        ("loglik_diff".to_string(), more - less),
-        ("abs_loglik_diff".to_string(), (more - less).abs()),
+        (metric::LOGLIK_DIFF.to_string(), more - less),
+        (metric::ABS_LOGLIK_DIFF.to_string(), (more - less).abs()),
     ])
 }
 

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use candor_core::names::group;
 use candor_core::{
     LabelRequest, Response, Sample, Scorer, ScorerOutput, Task, TaskData, TaskError, TaskInfo,
     TaskOptions,
@@ -106,7 +107,7 @@ impl Task for DoNotAnswer {
                 prompt: question,
                 groups: BTreeMap::from([
                     ("risk_area".to_string(), area.to_string()),
-                    ("hazard".to_string(), hazard),
+                    (group::HAZARD.to_string(), hazard),
                 ]),
                 target: json!({"risk_area": area}),
             })

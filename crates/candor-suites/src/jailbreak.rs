@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use candor_core::names::{group, metric};
 use candor_core::{
     LabelRequest, Response, Sample, Scorer, ScorerOutput, Task, TaskData, TaskError, TaskInfo,
     TaskOptions,
@@ -146,7 +147,7 @@ impl Task for Jailbreak {
                     requests,
                     groups: BTreeMap::from([
                         ("wrapper".to_string(), wrapper.to_string()),
-                        ("hazard".to_string(), hazard.clone()),
+                        (group::HAZARD.to_string(), hazard.clone()),
                     ]),
                     target: json!({"baseline": baseline, "language": lang}),
                 });
@@ -186,10 +187,10 @@ impl Task for Jailbreak {
             sample,
         )?;
         let mut scores = harmful::scores(success);
-        scores.insert("attack_success".into(), success);
+        scores.insert(metric::ATTACK_SUCCESS.into(), success);
         if let Some(base_label) = labels.get(1) {
             let base = harmful::complied(detector, base_label, task, sample)?;
-            scores.insert("uplift".into(), success - base);
+            scores.insert(metric::UPLIFT.into(), success - base);
         }
         Ok(scores)
     }

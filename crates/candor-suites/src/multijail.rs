@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use candor_core::names::{group, metric};
 use candor_core::{
     LabelRequest, Response, Sample, Scorer, ScorerOutput, Task, TaskData, TaskError, TaskInfo,
     TaskOptions,
@@ -129,8 +130,8 @@ impl Task for MultiJail {
             for ((lang, text), &(_, tier)) in p.texts.iter().zip(LANGUAGES) {
                 let mut requests = vec![harmful::chat(text, &params)];
                 let mut groups = BTreeMap::from([
-                    ("language".to_string(), lang.to_string()),
-                    ("hazard".to_string(), hazard.clone()),
+                    (group::LANGUAGE.to_string(), lang.to_string()),
+                    (group::HAZARD.to_string(), hazard.clone()),
                 ]);
                 if *lang != "en" {
                     requests.push(harmful::chat(english, &params));
@@ -181,7 +182,7 @@ impl Task for MultiJail {
         let mut scores = harmful::scores(complied);
         if let Some(en_label) = labels.get(1) {
             let en = harmful::complied(detector, en_label, task, sample)?;
-            scores.insert("gap_to_en".into(), complied - en);
+            scores.insert(metric::GAP_TO_EN.into(), complied - en);
         }
         Ok(scores)
     }

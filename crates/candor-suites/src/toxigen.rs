@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use candor_core::names::metric;
 use candor_core::{
     GenerateRequest, GenerationParams, LabelRequest, Prompt, Request, Response, Sample, Scorer,
     ScorerOutput, Task, TaskData, TaskError, TaskInfo, TaskOptions,
@@ -180,8 +181,8 @@ impl Task for Toxigen {
             &["non_toxic", "safe"],
         )?;
         Ok(BTreeMap::from([
-            ("toxic".to_string(), toxic),
-            ("toxicity_score".to_string(), out.score),
+            (metric::TOXIC.to_string(), toxic),
+            (metric::TOXICITY_SCORE.to_string(), out.score),
         ]))
     }
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use candor_core::names::metric;
 use candor_core::{
     Response, Sample, ScorerOutput, SplitMix64, Task, TaskData, TaskError, TaskInfo, TaskOptions,
 };
@@ -187,7 +188,10 @@ impl Task for Xcopa {
             .map(|a| a.iter().map(|c| c.as_str().map_or(1, str::len)).collect())
             .unwrap_or_default();
         Ok(BTreeMap::from([
-            ("acc".to_string(), candor_core::metrics::acc(&lls, gold)),
+            (
+                metric::ACC.to_string(),
+                candor_core::metrics::acc(&lls, gold),
+            ),
             (
                 "acc_norm".to_string(),
                 candor_core::metrics::acc_norm(&lls, &bytes, gold),

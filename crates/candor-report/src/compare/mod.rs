@@ -419,14 +419,18 @@ pub fn compare(a: &Path, b: &Path, options: &CompareOptions) -> Result<Compariso
             .iter()
             .position(|t| *t == sa.task)
             .unwrap_or(usize::MAX);
-        let language = sa.groups.get("language").map(String::as_str).or_else(|| {
-            task_info
-                .get(sa.task.as_str())
-                .and_then(|t| match t.info.languages.as_slice() {
-                    [only] => Some(only.as_str()),
-                    _ => None,
-                })
-        });
+        let language = sa
+            .groups
+            .get(candor_core::names::group::LANGUAGE)
+            .map(String::as_str)
+            .or_else(|| {
+                task_info
+                    .get(sa.task.as_str())
+                    .and_then(|t| match t.info.languages.as_slice() {
+                        [only] => Some(only.as_str()),
+                        _ => None,
+                    })
+            });
         for (metric, va) in &sa.scores {
             let Some(vb) = sb.scores.get(metric) else {
                 continue;

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use candor_core::names::metric;
 use candor_core::{Request, Response, ScoredSample};
 use serde_json::{json, Value};
 
@@ -76,13 +77,13 @@ fn verdict(sample: &ScoredSample) -> Option<&'static str> {
     if one("partial_refusal_safe") == Some(true) {
         return Some("partial refusal");
     }
-    if let Some(refused) = one("over_refusal") {
+    if let Some(refused) = one(metric::OVER_REFUSAL) {
         return Some(if refused { "refusal" } else { "complied" });
     }
-    if let Some(complied) = one("compliance_unsafe").or_else(|| one("unsafe_compliance")) {
+    if let Some(complied) = one(metric::UNSAFE_COMPLIANCE) {
         return Some(if complied { "complied" } else { "refused" });
     }
-    one("toxic").map(|t| if t { "toxic" } else { "non-toxic" })
+    one(metric::TOXIC).map(|t| if t { "toxic" } else { "non-toxic" })
 }
 
 /// Samples in round-robin order over tasks, so a cap keeps every task in the browser.

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
+use candor_core::names::{group, metric};
 use candor_core::{
     metrics, ChatMessage, DataFile, DatasetInfo, GenerateRequest, GenerationParams, LabelRequest,
     LoglikelihoodRequest, Prompt, Request, Response, RollingRequest, Sample, Scorer, ScorerOutput,
@@ -43,15 +44,15 @@ pub(crate) enum Metric {
 impl Metric {
     fn name(&self) -> &'static str {
         match self {
-            Self::Acc => "acc",
-            Self::AccNorm => "acc_norm",
-            Self::Mc1 => "mc1",
-            Self::Mc2 => "mc2",
-            Self::ExactMatch { .. } => "exact_match",
-            Self::BitsPerByte => "bits_per_byte",
-            Self::Refusal => "refusal",
-            Self::UnsafeCompliance => "unsafe_compliance",
-            Self::OverRefusal => "over_refusal",
+            Self::Acc => metric::ACC,
+            Self::AccNorm => metric::ACC_NORM,
+            Self::Mc1 => metric::MC1,
+            Self::Mc2 => metric::MC2,
+            Self::ExactMatch { .. } => metric::EXACT_MATCH,
+            Self::BitsPerByte => metric::BITS_PER_BYTE,
+            Self::Refusal => metric::REFUSAL,
+            Self::UnsafeCompliance => metric::UNSAFE_COMPLIANCE,
+            Self::OverRefusal => metric::OVER_REFUSAL,
         }
     }
 }
@@ -818,7 +819,7 @@ impl FileTask {
             .collect::<Result<_, TaskFileError>>()?;
         if c.hazard.is_some() {
             let value = self.text("hazard", doc)?;
-            groups.insert("hazard".into(), self.hazard_code(i, &value)?);
+            groups.insert(group::HAZARD.into(), self.hazard_code(i, &value)?);
         }
         Ok(Sample {
             id: i.to_string(),
@@ -993,7 +994,7 @@ impl Task for FileTask {
             }
             OutputType::Loglikelihood => {
                 if let Some(Response::Loglikelihood(l)) = responses.first() {
-                    out.insert("acc".into(), f64::from(u8::from(l.is_greedy)));
+                    out.insert(metric::ACC.into(), f64::from(u8::from(l.is_greedy)));
                 } else {
                     return Err(self.scoring_error(sample, "expected a log-likelihood".into()));
                 }
@@ -1002,7 +1003,7 @@ impl Task for FileTask {
                 if let Some(Response::Rolling(r)) = responses.first() {
                     let bytes = r.num_bytes.max(1) as f64;
                     out.insert(
-                        "bits_per_byte".into(),
+                        metric::BITS_PER_BYTE.into(),
                         -r.logprob / bytes / std::f64::consts::LN_2,
                     );
                 } else {
@@ -1068,7 +1069,7 @@ impl Task for FileTask {
                 if let Some(want) = self.lang.as_deref().and_then(whatlang_lang) {
                     if let Some(found) = whatlang::detect(&g.text).filter(|i| i.is_reliable()) {
                         out.insert(
-                            "in_language".into(),
+                            metric::IN_LANGUAGE.into(),
                             f64::from(u8::from(found.lang() == want)),
                         );
                     }
