@@ -28,7 +28,7 @@ mod jailbreak;
 mod multijail;
 pub mod taskfile;
 mod toxigen;
-mod truthfulqa;
+pub mod truthfulqa;
 /// The Rust twin of `tasks/xcopa/xcopa.yaml`: tests check that both give identical requests.
 #[cfg(test)]
 mod xcopa;

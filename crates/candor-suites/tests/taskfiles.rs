@@ -1030,3 +1030,42 @@ fn a_group_file_names_a_suite_of_task_files() {
     let e = taskfile::load(&bad, &dir.data()).err().unwrap().to_string();
     assert!(e.contains("missing.yaml"), "{e}");
 }
+
+/// TruthfulQA written as a task file over the original `mc_task.json` (lm-evaluation-harness's
+/// truthfulqa_mc1 with the file's answer → label maps) asks exactly what the built-in suite asks
+/// for MC1 and scores MC1 the same, on the first 50 questions.
+#[test]
+fn a_truthfulqa_task_file_over_the_original_json_reproduces_mc1() {
+    let Some(data) = data() else { return };
+    let preamble = candor_suites::truthfulqa::PREAMBLE.replace('\n', "\\n");
+    let yaml = format!(
+        "task: truthfulqa_mc1_file\ndataset:\n  files:\n    test: truthfulqa/data/mc_task.json\n  license: Apache-2.0\noutput_type: multiple_choice\ndescription: \"{preamble}\\n\\n\"\ndoc_to_text: \"Q: {{{{ question }}}}\\nA:\"\ndoc_to_choice: \"{{{{ mc1_targets.keys()|list }}}}\"\ndoc_to_target: \"{{{{ mc1_targets.values()|list|positions(1)|first }}}}\"\nmetric_list:\n  - metric: mc1\n"
+    );
+    let dir = Dir::new("truthfulqa-file");
+    let path = dir.task("truthfulqa_mc1.yaml", &yaml);
+    let file_task = &taskfile::load(&path, &data).unwrap()[0].tasks[0];
+    let builtin = &candor_suites::tasks(&["truthfulqa_mc"], &data).unwrap()[0];
+    let from_file = file_task.load(&limit(50)).unwrap().samples;
+    let from_rust = builtin.load(&limit(50)).unwrap().samples;
+    assert_eq!(from_file.len(), 50);
+    let mut rng = candor_core::SplitMix64::new(3);
+    for (f, r) in from_file.iter().zip(&from_rust) {
+        let k = f.requests.len();
+        assert_eq!(f.requests[..], r.requests[..k], "question {}", r.id);
+        // The same made-up log-likelihoods give the same MC1.
+        let responses: Vec<Response> = r
+            .requests
+            .iter()
+            .map(|_| {
+                Response::Loglikelihood(Loglikelihood {
+                    logprob: -((rng.next_u64() % 1000) as f64) / 100.0,
+                    is_greedy: false,
+                    num_tokens: 3,
+                })
+            })
+            .collect();
+        let want = score(builtin.as_ref(), r, &responses).unwrap()["mc1"];
+        let got = score(file_task.as_ref(), f, &responses[..k]).unwrap()["mc1"];
+        assert_eq!(got, want, "question {}", r.id);
+    }
+}
