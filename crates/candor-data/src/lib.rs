@@ -373,6 +373,39 @@ impl DataDir {
         Ok((value, file))
     }
 
+    /// A JSON array of objects, one row each (the row's `line` is its position in the array,
+    /// from 1, and its file reads `<path> item`).
+    pub fn json_rows(&self, rel: &str) -> Result<(Vec<Row>, DataFile), DataError> {
+        let (value, file) = self.json(rel)?;
+        let item = format!("{rel} item");
+        let Value::Array(items) = value else {
+            return Err(DataError::Malformed {
+                file: rel.to_string(),
+                line: 1,
+                field: None,
+                reason: "expected a JSON array of objects".into(),
+            });
+        };
+        let rows = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::Object(fields) => Ok(Row {
+                    file: item.clone(),
+                    line: i + 1,
+                    fields,
+                }),
+                other => Err(DataError::Malformed {
+                    file: item.clone(),
+                    line: i + 1,
+                    field: None,
+                    reason: format!("expected an object, found {other}"),
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((rows, file))
+    }
+
     /// One JSON object per non-empty line.
     pub fn jsonl(&self, rel: &str) -> Result<(Vec<Row>, DataFile), DataError> {
         let (text, file) = self.text(rel)?;

@@ -28,7 +28,7 @@ mod jailbreak;
 mod multijail;
 pub mod taskfile;
 mod toxigen;
-pub mod truthfulqa;
+mod truthfulqa;
 /// The Rust twin of `tasks/xcopa/xcopa.yaml`: tests check that both give identical requests.
 #[cfg(test)]
 mod xcopa;
@@ -42,6 +42,8 @@ use candor_core::{DatasetInfo, Scorer, Task};
 use candor_data::DataDir;
 
 pub use suite::{env_task_paths, load_task_files, select, SelectError, Suite, DEFAULT_SUITES};
+/// lm-evaluation-harness's TruthfulQA QA preamble, for task files that port the suite.
+pub use truthfulqa::PREAMBLE as TRUTHFULQA_PREAMBLE;
 
 /// How a suite written in Rust is described and built (each module's `spec()`).
 pub(crate) struct SuiteSpec {

@@ -1037,7 +1037,7 @@ fn a_group_file_names_a_suite_of_task_files() {
 #[test]
 fn a_truthfulqa_task_file_over_the_original_json_reproduces_mc1() {
     let Some(data) = data() else { return };
-    let preamble = candor_suites::truthfulqa::PREAMBLE.replace('\n', "\\n");
+    let preamble = candor_suites::TRUTHFULQA_PREAMBLE.replace('\n', "\\n");
     let yaml = format!(
         "task: truthfulqa_mc1_file\ndataset:\n  files:\n    test: truthfulqa/data/mc_task.json\n  license: Apache-2.0\noutput_type: multiple_choice\ndescription: \"{preamble}\\n\\n\"\ndoc_to_text: \"Q: {{{{ question }}}}\\nA:\"\ndoc_to_choice: \"{{{{ mc1_targets.keys()|list }}}}\"\ndoc_to_target: \"{{{{ mc1_targets.values()|list|positions(1)|first }}}}\"\nmetric_list:\n  - metric: mc1\n"
     );

@@ -454,32 +454,7 @@ impl FileTask {
                     "columns: is for header-less TSV files; CSV files need a header row".into(),
                 ))
             }
-            (Format::Json, _) => d.json(rel).and_then(|(v, file)| {
-                let items = v.as_array().ok_or_else(|| DataError::Malformed {
-                    file: rel.to_string(),
-                    line: 1,
-                    field: None,
-                    reason: "expected a JSON array of objects".into(),
-                })?;
-                let rows = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| match item {
-                        Json::Object(fields) => Ok(Row {
-                            file: format!("{rel} item"),
-                            line: i + 1,
-                            fields: fields.clone(),
-                        }),
-                        other => Err(DataError::Malformed {
-                            file: format!("{rel} item"),
-                            line: i + 1,
-                            field: None,
-                            reason: format!("expected an object, found {other}"),
-                        }),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok((rows, file))
-            }),
+            (Format::Json, _) => d.json_rows(rel),
         };
         r.map_err(|e| self.data_error(e))
     }
