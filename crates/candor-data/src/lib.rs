@@ -648,6 +648,32 @@ mod tests {
     }
 
     #[test]
+    fn json_arrays_are_rows_in_order_and_other_json_is_an_error() {
+        let d = dir(
+            "array",
+            &[
+                ("a.json", "[{\"z\": 1, \"a\": 2}, {\"z\": 3}]"),
+                ("b.json", "{\"not\": \"an array\"}"),
+                ("c.json", "[{\"x\": 1}, 7]"),
+            ],
+        );
+        let (rows, _) = d.json_rows("a.json").unwrap();
+        assert_eq!((rows.len(), rows[1].line), (2, 2));
+        // Keys keep the file's order.
+        assert_eq!(rows[0].fields.keys().collect::<Vec<_>>(), ["z", "a"]);
+        let err = d.json_rows("b.json").unwrap_err().to_string();
+        assert!(
+            err.contains("b.json:1") && err.contains("expected a JSON array of objects"),
+            "{err}"
+        );
+        let err = d.json_rows("c.json").unwrap_err().to_string();
+        assert!(
+            err.contains("c.json item:2") && err.contains("expected an object, found 7"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn byte_order_marks_and_crlf_line_ends_are_handled() {
         let d = dir(
             "crlf",
