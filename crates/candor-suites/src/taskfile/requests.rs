@@ -1,0 +1,240 @@
+//! A task file's documents as samples: the prompt (text or chat), the requests of its output
+//! type, the target, and the breakdown groups.
+
+use std::collections::BTreeMap;
+
+use candor_core::names::group;
+use candor_core::{
+    ChatMessage, GenerateRequest, GenerationParams, LoglikelihoodRequest, Prompt, Request,
+    RollingRequest, Sample, TaskData, TaskOptions,
+};
+use serde_json::json;
+
+use super::config::OutputType;
+use super::fewshot::Shots;
+use super::task::{Doc, FileTask};
+use super::{line_of, TaskFileError};
+
+impl FileTask {
+    /// Samples of at most `options.limit` documents, as [`Task::load`] returns them.
+    pub fn build(&self, options: &TaskOptions) -> Result<TaskData, TaskFileError> {
+        let c = &self.spec.config;
+        let (mut docs, mut files) = self.docs(&c.test_split)?;
+        if docs.is_empty() {
+            return Err(TaskFileError::EmptyDataset {
+                file: self.spec.origin.clone(),
+                split: c.test_split.clone(),
+                detail: format!(
+                    "files: {}",
+                    files
+                        .iter()
+                        .map(|f| f.path.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        let k = options.num_fewshot.unwrap_or(c.num_fewshot);
+        let count = docs.len().min(options.limit.unwrap_or(usize::MAX));
+        let shots = self.shots(k, options.seed, &docs, count, &mut files)?;
+        docs.truncate(count);
+        let mut samples = Vec::with_capacity(docs.len());
+        for (i, doc) in docs.iter().enumerate() {
+            let description = self.text("description", doc)?;
+            let examples = match &shots {
+                Shots::Shared(s) => s.as_slice(),
+                Shots::PerDoc(v) => v[i].as_slice(),
+            };
+            let shots: Vec<String> = examples
+                .iter()
+                .map(|(text, answer)| format!("{text}{}{answer}", c.target_delimiter))
+                .collect();
+            let preamble = if shots.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "{}{}",
+                    shots.join(&c.fewshot_delimiter),
+                    c.fewshot_delimiter
+                )
+            };
+            let prefix = format!("{description}{preamble}");
+            samples.push(self.sample(i, doc, &prefix, (&description, examples), options)?);
+        }
+        Ok(TaskData { samples, files })
+    }
+
+    /// Document `i`'s sample. `prefix` is the description and the few-shot preamble as text;
+    /// `turns` the same two apart, for a multi-turn chat.
+    fn sample(
+        &self,
+        i: usize,
+        doc: &Doc,
+        prefix: &str,
+        turns: (&str, &[(String, String)]),
+        options: &TaskOptions,
+    ) -> Result<Sample, TaskFileError> {
+        let c = &self.spec.config;
+        let delim = &c.target_delimiter;
+        let text = self.text("doc_to_text", doc)?;
+        let context = format!("{prefix}{text}");
+        let mut prompt = context.clone();
+        let (requests, target) = match c.output_type {
+            OutputType::MultipleChoice => {
+                let choices = self.choices(doc)?;
+                let golds = self.golds(doc, &choices)?;
+                if c.multiple_inputs {
+                    let cont = format!("{delim}{}", self.text("doc_to_continuation", doc)?);
+                    let requests = choices
+                        .iter()
+                        .map(|ch| {
+                            Request::Loglikelihood(LoglikelihoodRequest::new(
+                                format!("{context}{ch}"),
+                                cont.clone(),
+                            ))
+                        })
+                        .collect();
+                    let bytes: Vec<usize> = choices.iter().map(String::len).collect();
+                    // What a reader of samples.jsonl sees: the alternatives in braces.
+                    prompt = format!("{context}{{{}}}{cont}", choices.join(" | "));
+                    (
+                        requests,
+                        json!({"choices": choices, "gold": golds, "bytes": bytes}),
+                    )
+                } else {
+                    let conts: Vec<String> =
+                        choices.iter().map(|ch| format!("{delim}{ch}")).collect();
+                    let bytes: Vec<usize> = conts.iter().map(String::len).collect();
+                    let requests = conts
+                        .iter()
+                        .map(|cont| {
+                            Request::Loglikelihood(LoglikelihoodRequest::new(
+                                context.clone(),
+                                cont.clone(),
+                            ))
+                        })
+                        .collect();
+                    (
+                        requests,
+                        json!({"choices": choices, "gold": golds, "bytes": bytes}),
+                    )
+                }
+            }
+            OutputType::Loglikelihood => {
+                let target = self.text("doc_to_target", doc)?;
+                (
+                    vec![Request::Loglikelihood(LoglikelihoodRequest::new(
+                        context.clone(),
+                        format!("{delim}{target}"),
+                    ))],
+                    json!({"target": target}),
+                )
+            }
+            OutputType::LoglikelihoodRolling => {
+                let target = self.text("doc_to_target", doc)?;
+                (
+                    vec![Request::Rolling(RollingRequest::new(target.clone()))],
+                    json!({"bytes": target.len()}),
+                )
+            }
+            OutputType::GenerateUntil => {
+                let g = &c.generation_kwargs;
+                let target = self.text("doc_to_target", doc)?;
+                let stop = (0..g.until.to_vec().len())
+                    .map(|i| self.text(&format!("generation_kwargs.until[{i}]"), doc))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let params = GenerationParams {
+                    max_new_tokens: options.max_new_tokens.or(g.max_gen_toks).unwrap_or(256),
+                    temperature: if g.do_sample {
+                        g.temperature.unwrap_or(1.0)
+                    } else {
+                        0.0
+                    },
+                    top_k: g.top_k.filter(|_| g.do_sample).unwrap_or(0),
+                    top_p: g.top_p.filter(|_| g.do_sample).unwrap_or(1.0),
+                    seed: options.seed,
+                    stop,
+                };
+                let prompt = if c.fewshot_as_multiturn {
+                    // As lm-evaluation-harness: the description joins the system turn, each
+                    // example is a user and an assistant turn, the document the last user turn.
+                    let (description, examples) = turns;
+                    let system = self.text("system_instruction", doc)?;
+                    let system = [system.as_str(), description]
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(&c.fewshot_delimiter);
+                    let mut chat = Vec::new();
+                    if !system.is_empty() {
+                        chat.push(ChatMessage::new("system", system));
+                    }
+                    for (q, a) in examples {
+                        chat.push(ChatMessage::user(q.clone()));
+                        chat.push(ChatMessage::new("assistant", a.clone()));
+                    }
+                    chat.push(ChatMessage::user(text.clone()));
+                    Prompt::Chat(chat)
+                } else if c.apply_chat_template {
+                    let mut turns = Vec::new();
+                    let system = self.text("system_instruction", doc)?;
+                    if !system.is_empty() {
+                        turns.push(ChatMessage::new("system", system));
+                    }
+                    turns.push(ChatMessage::new("user", context.clone()));
+                    Prompt::Chat(turns)
+                } else {
+                    Prompt::Text(context.clone())
+                };
+                (
+                    vec![Request::Generate(GenerateRequest { prompt, params })],
+                    json!({"target": target}),
+                )
+            }
+        };
+        // The task is one language already: no per-sample language group (the report's
+        // multilingual section compares the tasks); `group_by` names the breakdowns.
+        let mut groups: BTreeMap<String, String> = c
+            .group_by
+            .iter()
+            .enumerate()
+            .map(|(g, name)| Ok((name.clone(), self.text(&format!("group_by[{g}]"), doc)?)))
+            .collect::<Result<_, TaskFileError>>()?;
+        if c.hazard.is_some() {
+            let value = self.text("hazard", doc)?;
+            groups.insert(group::HAZARD.into(), self.hazard_code(i, &value)?);
+        }
+        Ok(Sample {
+            id: i.to_string(),
+            prompt,
+            requests,
+            groups,
+            target,
+        })
+    }
+
+    /// The `hazard` group of document `i`: its value through `hazard_map`, as a code.
+    fn hazard_code(&self, i: usize, value: &str) -> Result<String, TaskFileError> {
+        let c = &self.spec.config;
+        let value = value.trim();
+        let mapped = c.hazard_map.get(value).map_or(value, String::as_str);
+        if mapped.eq_ignore_ascii_case(crate::hazards::UNMAPPED) {
+            return Ok(crate::hazards::UNMAPPED.into());
+        }
+        candor_safety::Hazard::ALL
+            .into_iter()
+            .find(|h| {
+                h.code().eq_ignore_ascii_case(mapped) || h.name().eq_ignore_ascii_case(mapped)
+            })
+            .map(|h| h.code().to_string())
+            .ok_or_else(|| TaskFileError::Invalid {
+                file: self.spec.origin.clone(),
+                line: line_of(&self.spec.text, "hazard"),
+                key: "hazard".into(),
+                message: format!(
+                    "document {i}: '{value}' is not a hazard (S1 to S14, a hazard's name, or \
+                     unmapped); map the dataset's categories with hazard_map"
+                ),
+            })
+    }
+}
