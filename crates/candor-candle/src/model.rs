@@ -18,7 +18,7 @@ use crate::decoder::Decoder;
 use crate::hub::{self, HubOptions, ModelFiles};
 use crate::sampling::Sampler;
 use crate::tokenizer::{gguf_chat_template, TextTokenizer};
-use crate::transformer::{KvCache, LayerCache, RowLayout, Transformer};
+use crate::transformer::{KvCache, LayerCache, RowLayout, RowSpan, Transformer};
 use crate::weights::{check_gguf_extent, WeightFormat, WeightStore};
 use crate::{Error, Result};
 
@@ -572,41 +572,14 @@ impl CandleModel {
                 } else {
                     cache.clone()
                 };
-                // Row r sees its own prefix, not the padding after it, then its own tokens
-                // causally; its positions continue from its prefix.
-                let mut mask = Vec::with_capacity(b * width * (cached + width));
-                let mut pos = Vec::with_capacity(b * width);
-                let mut key_pos = Vec::with_capacity(b * (cached + width));
-                for row in rows {
-                    let valid = prefixes[row.group].len();
-                    key_pos.extend((0..cached + width).map(|k| {
-                        if k < cached {
-                            k as u32
-                        } else {
-                            (valid + k - cached) as u32
-                        }
-                    }));
-                    for j in 0..width {
-                        pos.push((valid + j) as u32);
-                        mask.extend((0..cached + width).map(|k| {
-                            let visible = if k < cached {
-                                k < valid
-                            } else {
-                                k - cached <= j
-                            };
-                            if visible {
-                                0.0
-                            } else {
-                                f32::NEG_INFINITY
-                            }
-                        }));
-                    }
-                }
-                let layout = RowLayout {
-                    positions: Tensor::from_vec(pos, (b, width), &self.device)?,
-                    key_positions: Tensor::from_vec(key_pos, (b, cached + width), &self.device)?,
-                    mask: Tensor::from_vec(mask, (b, 1, width, cached + width), &self.device)?,
-                };
+                let spans: Vec<RowSpan> = rows
+                    .iter()
+                    .map(|row| RowSpan {
+                        prefix: prefixes[row.group].len(),
+                        padded: cached,
+                    })
+                    .collect();
+                let layout = RowLayout::after_cache(&spans, cached, width, &self.device)?;
                 self.model.forward(&tokens, Some(&cache), Some(&layout))?
             }
         };
@@ -739,37 +712,15 @@ impl CandleModel {
                     .collect();
             }
             let b = live.len();
-            let len = cache.len() + 1;
-            let mut mask = Vec::with_capacity(b * len);
-            for d in &live {
-                mask.extend((0..len).map(|j| {
-                    if j < d.prompt_len || j >= padded_len {
-                        0.0
-                    } else {
-                        f32::NEG_INFINITY
-                    }
-                }));
-            }
-            let positions: Vec<u32> = live
+            let spans: Vec<RowSpan> = live
                 .iter()
-                .map(|d| (d.prompt_len + d.new.len() - 1) as u32)
-                .collect();
-            let key_positions: Vec<u32> = live
-                .iter()
-                .flat_map(|d| {
-                    (0..len).map(move |j| match j {
-                        j if j < d.prompt_len => j as u32,
-                        j if j >= padded_len => (d.prompt_len + j - padded_len) as u32,
-                        _ => 0,
-                    })
+                .map(|d| RowSpan {
+                    prefix: d.prompt_len,
+                    padded: padded_len,
                 })
                 .collect();
+            let rows = RowLayout::after_cache(&spans, cache.len(), 1, &self.device)?;
             let inputs: Vec<u32> = live.iter().map(|d| d.new[d.new.len() - 1]).collect();
-            let rows = RowLayout {
-                positions: Tensor::from_vec(positions, (b, 1), &self.device)?,
-                key_positions: Tensor::from_vec(key_positions, (b, len), &self.device)?,
-                mask: Tensor::from_vec(mask, (b, 1, 1, len), &self.device)?,
-            };
             let tokens = Tensor::from_vec(inputs, (b, 1), &self.device)?;
             let (hidden, grown) = self.model.forward(&tokens, Some(&cache), Some(&rows))?;
             cache = grown;

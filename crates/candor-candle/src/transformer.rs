@@ -37,7 +37,60 @@ pub struct RowLayout {
     pub mask: Tensor,
 }
 
+/// Where one row's keys are in a cache padded to a common length: its own prefix
+/// `[0, prefix)`, padding up to `padded`, then its own again from `padded` on (tokens decoded
+/// after the padding).
+#[derive(Clone, Copy, Debug)]
+pub struct RowSpan {
+    pub prefix: usize,
+    pub padded: usize,
+}
+
 impl RowLayout {
+    /// The layout of `width` new tokens per row after a cache of `cached` slots: each row sees
+    /// its own cached keys, not the padding, then its new tokens causally, and its positions
+    /// continue from its own keys. The one place batched scoring and batched decoding get
+    /// their positions and masks.
+    pub fn after_cache(
+        rows: &[RowSpan],
+        cached: usize,
+        width: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        let (b, keys) = (rows.len(), cached + width);
+        let mut positions = Vec::with_capacity(b * width);
+        let mut key_positions = Vec::with_capacity(b * keys);
+        let mut mask = Vec::with_capacity(b * width * keys);
+        for r in rows {
+            // The row's own cached tokens: its prefix, and what follows the padding.
+            let own = r.prefix + cached - r.padded;
+            key_positions.extend((0..keys).map(|k| match k {
+                k if k < r.padded => k as u32,
+                k => (r.prefix + k - r.padded) as u32,
+            }));
+            for j in 0..width {
+                positions.push((own + j) as u32);
+                mask.extend((0..keys).map(|k| {
+                    let visible = match k {
+                        k if k < r.padded => k < r.prefix,
+                        k if k < cached => true,
+                        k => k - cached <= j,
+                    };
+                    if visible {
+                        0.0
+                    } else {
+                        f32::NEG_INFINITY
+                    }
+                }));
+            }
+        }
+        Ok(Self {
+            positions: Tensor::from_vec(positions, (b, width), device)?,
+            key_positions: Tensor::from_vec(key_positions, (b, keys), device)?,
+            mask: Tensor::from_vec(mask, (b, 1, width, keys), device)?,
+        })
+    }
+
     /// The mask with keys `window` or more positions behind their query hidden as well.
     pub fn windowed_mask(&self, window: usize) -> Result<Tensor> {
         let q = self.positions.to_dtype(DType::F32)?.unsqueeze(2)?;
@@ -162,6 +215,45 @@ mod tests {
         assert!(rows[0][4].is_infinite());
         assert_eq!(rows[1], vec![0.0; 5]);
         assert!(attention_mask(1, 7, None, &Device::Cpu).unwrap().is_none());
+    }
+
+    #[test]
+    fn row_layouts_by_hand() {
+        // Scoring: 2 new tokens after a 3-slot cache whose row prefix is 2 long.
+        let l = RowLayout::after_cache(
+            &[RowSpan {
+                prefix: 2,
+                padded: 3,
+            }],
+            3,
+            2,
+            &Device::Cpu,
+        )
+        .unwrap();
+        assert_eq!(l.positions.to_vec2::<u32>().unwrap(), [[2, 3]]);
+        let m = l.mask.squeeze(0).unwrap().squeeze(0).unwrap();
+        let m = m.to_vec2::<f32>().unwrap();
+        let seen = |row: &[f32]| row.iter().map(|v| *v == 0.0).collect::<Vec<_>>();
+        assert_eq!(seen(&m[0]), [true, true, false, true, false]);
+        assert_eq!(seen(&m[1]), [true, true, false, true, true]);
+        // Decoding: a prompt of 2 in a cache padded to 4, then 2 decoded tokens.
+        let l = RowLayout::after_cache(
+            &[RowSpan {
+                prefix: 2,
+                padded: 4,
+            }],
+            6,
+            1,
+            &Device::Cpu,
+        )
+        .unwrap();
+        assert_eq!(l.positions.to_vec2::<u32>().unwrap(), [[4]]);
+        assert_eq!(
+            l.key_positions.to_vec2::<u32>().unwrap(),
+            [[0, 1, 2, 3, 2, 3, 4]]
+        );
+        let m = l.mask.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(seen(&m), [true, true, false, false, true, true, true]);
     }
 
     #[test]
