@@ -28,11 +28,14 @@
 //! same batches give bit-identical scores from run to run.
 
 mod arch;
+mod backend;
 mod chat;
 mod config;
 mod decoder;
 mod device;
+mod engine;
 mod error;
+mod generation;
 pub mod hub;
 mod layers;
 mod model;
@@ -45,9 +48,10 @@ pub use arch::supported as supported_architectures;
 pub use chat::ChatTemplate;
 pub use config::{Activation, DecoderConfig, LayerKind, Positions, RopeScaling, RopeSpec};
 pub use device::{parse_device, set_threads};
+pub use engine::{ScoreJob, TokenScores};
 pub use error::{Error, Result};
 pub use hub::{HubOptions, ModelFiles};
-pub use model::{CandleModel, LoadOptions, ModelInfo, ScoreJob, TokenScores};
+pub use model::{CandleModel, LoadOptions, ModelInfo};
 pub use sampling::{argmax, Sampler};
 pub use tokenizer::{TextFiles, TextTokenizer};
 pub use weights::WeightFormat;
