@@ -82,12 +82,6 @@ impl LanguageModel for CandleModel {
         let mut jobs = Vec::new();
         let mut owner = Vec::new();
         for (i, r) in requests.iter().enumerate() {
-            if r.text.is_empty() {
-                return Err(ModelError::InvalidRequest {
-                    index: i,
-                    reason: "the text is empty".into(),
-                });
-            }
             for job in self.rolling_jobs(i, &r.text)? {
                 owner.push(i);
                 jobs.push(job);

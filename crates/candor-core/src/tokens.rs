@@ -66,13 +66,20 @@ pub fn loglikelihood_job(
 
 /// Windows that cover a whole text (lm-evaluation-harness's rolling windows) for a model whose
 /// context holds `max` tokens: the first starts after the prefix token, each later one predicts
-/// the next `max` tokens with as much preceding text as fits.
+/// the next `max` tokens with as much preceding text as fits. An empty text is an invalid
+/// request.
 pub fn rolling_jobs(
     tok: &dyn Tokenize,
     index: usize,
     text: &str,
     max: usize,
 ) -> Result<Vec<ScoreJob>, ModelError> {
+    if text.is_empty() {
+        return Err(ModelError::InvalidRequest {
+            index,
+            reason: "the text is empty".into(),
+        });
+    }
     let prefix = tok
         .prefix_token()
         .ok_or_else(|| ModelError::InvalidRequest {
