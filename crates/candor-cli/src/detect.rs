@@ -22,9 +22,18 @@ pub enum Detector {
 }
 
 /// Label every row's `column` of `input` (.csv, .tsv or .jsonl) and write one JSON line per
-/// row to `out` (stdout when `None`); counts per label go to stderr.
-pub fn detect(detector: Detector, input: &Path, column: &str, out: Option<&Path>) -> Result<()> {
+/// row to `out` (stdout when `None`); counts per label go to stderr. Without a column, `input`
+/// must be a candor `samples.jsonl`: every generated answer in it is labelled.
+pub fn detect(
+    detector: Detector,
+    input: &Path,
+    column: Option<&str>,
+    out: Option<&Path>,
+) -> Result<()> {
     let rows = read_rows(input)?;
+    let Some(column) = column else {
+        return detect_samples(detector, input, &rows, out);
+    };
     if let Some(first) = rows.first() {
         if !first.fields.contains_key(column) {
             let columns: Vec<&str> = first.fields.keys().map(String::as_str).collect();
@@ -62,6 +71,59 @@ pub fn detect(detector: Detector, input: &Path, column: &str, out: Option<&Path>
         input.display(),
         if summary.is_empty() {
             "nothing to label".to_string()
+        } else {
+            summary.join(", ")
+        }
+    );
+    Ok(())
+}
+
+/// The generated answers of a candor `samples.jsonl`, each labelled with its task, sample id
+/// and answer index.
+fn detect_samples(
+    detector: Detector,
+    input: &Path,
+    rows: &[Row],
+    out: Option<&Path>,
+) -> Result<()> {
+    let mut lines = Vec::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for row in rows {
+        let (Some(task), Some(id), Some(Value::Array(responses))) = (
+            row.fields.get("task").and_then(Value::as_str),
+            row.fields.get("id").and_then(Value::as_str),
+            row.fields.get("responses"),
+        ) else {
+            bail!(
+                "{}:{}: not a candor samples.jsonl line (it needs task, id and responses); give \
+                 --text-column for other files",
+                input.display(),
+                row.line
+            );
+        };
+        for (answer, response) in responses.iter().enumerate() {
+            let Some(text) = response.pointer("/generate/text").and_then(Value::as_str) else {
+                continue;
+            };
+            let mut line = label(detector, text, lines.len() + 1, row.line);
+            line["task"] = json!(task);
+            line["id"] = json!(id);
+            line["answer"] = json!(answer);
+            *counts
+                .entry(line["label"].as_str().unwrap_or_default().to_string())
+                .or_default() += 1;
+            lines.push(line);
+        }
+    }
+    write_lines(&lines, out)?;
+    let summary: Vec<String> = counts.iter().map(|(l, n)| format!("{l} {n}")).collect();
+    eprintln!(
+        "{:?} detector: {} generated answers in {} labelled: {}",
+        detector,
+        lines.len(),
+        input.display(),
+        if summary.is_empty() {
+            "no generated answers".to_string()
         } else {
             summary.join(", ")
         }

@@ -87,12 +87,14 @@ enum Command {
     Detect {
         #[arg(long, value_enum)]
         detector: detect::Detector,
-        /// A .csv, .tsv or .jsonl file with a header row / one object per line.
+        /// A .csv, .tsv or .jsonl file with a header row / one object per line, or a run's
+        /// samples.jsonl.
         #[arg(long)]
         input: PathBuf,
-        /// The column (or JSONL field) that holds the text.
+        /// The column (or JSONL field) that holds the text. Without it, the input is a candor
+        /// samples.jsonl and every generated answer in it is labelled.
         #[arg(long)]
-        text_column: String,
+        text_column: Option<String>,
         /// Write the JSON lines here instead of to stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -417,7 +419,7 @@ fn run(cli: Cli) -> Result<()> {
             input,
             text_column,
             out,
-        } => detect::detect(detector, &input, &text_column, out.as_deref()),
+        } => detect::detect(detector, &input, text_column.as_deref(), out.as_deref()),
         Command::Validate { path, n, data_dir } => {
             taskfiles::validate(&path, &DataDir::locate(data_dir.as_deref())?, n)
         }
