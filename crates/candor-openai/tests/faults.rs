@@ -64,8 +64,8 @@ fn scores_are_the_servers_echo_of_candors_split_as_ids_or_text() {
 #[test]
 fn rolling_windows_and_generation_go_through_the_server() {
     let server = fake::start(0, false, true);
-    let model = connect(&server.url, "").unwrap();
-    // The toy server's context is 64 tokens: 150 bytes take three windows.
+    // The spec's context length wins over the server's (4096): 150 bytes take three windows.
+    let model = connect(&server.url, "&context_length=64").unwrap();
     let text: String = (0..150)
         .map(|i| (b'a' + (i * 7 % 26) as u8) as char)
         .collect();

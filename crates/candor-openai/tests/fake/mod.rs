@@ -154,7 +154,7 @@ fn serve(
         (429, json!({"error": {"message": "slow down"}}))
     } else {
         match path.as_str() {
-            "/v1/models" => (200, json!({"data": [{"id": "toy", "max_model_len": 64}]})),
+            "/v1/models" => (200, json!({"data": [{"id": "toy", "max_model_len": 4096}]})),
             "/v1/completions" => {
                 count.fetch_add(1, Ordering::Relaxed);
                 completion(&body, shifted, ids, generated_only)
