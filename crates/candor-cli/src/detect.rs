@@ -46,7 +46,6 @@ pub fn detect(
     }
     // Label everything before writing, so a bad row leaves no half-written output.
     let mut lines = Vec::with_capacity(rows.len());
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for (i, row) in rows.iter().enumerate() {
         let text = row.str(column).with_context(|| {
             format!(
@@ -56,26 +55,9 @@ pub fn detect(
                 row.line
             )
         })?;
-        let line = label(detector, text, i + 1, row.line);
-        *counts
-            .entry(line["label"].as_str().unwrap_or_default().to_string())
-            .or_default() += 1;
-        lines.push(line);
+        lines.push(label(detector, text, i + 1, row.line));
     }
-    write_lines(&lines, out)?;
-    let summary: Vec<String> = counts.iter().map(|(l, n)| format!("{l} {n}")).collect();
-    eprintln!(
-        "{:?} detector: {} rows of {} labelled: {}",
-        detector,
-        rows.len(),
-        input.display(),
-        if summary.is_empty() {
-            "nothing to label".to_string()
-        } else {
-            summary.join(", ")
-        }
-    );
-    Ok(())
+    finish(detector, input, &lines, "rows", out)
 }
 
 /// The generated answers of a candor `samples.jsonl`, each labelled with its task, sample id
@@ -87,7 +69,6 @@ fn detect_samples(
     out: Option<&Path>,
 ) -> Result<()> {
     let mut lines = Vec::new();
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for row in rows {
         let (Some(task), Some(id), Some(Value::Array(responses))) = (
             row.fields.get("task").and_then(Value::as_str),
@@ -109,21 +90,34 @@ fn detect_samples(
             line["task"] = json!(task);
             line["id"] = json!(id);
             line["answer"] = json!(answer);
-            *counts
-                .entry(line["label"].as_str().unwrap_or_default().to_string())
-                .or_default() += 1;
             lines.push(line);
         }
     }
-    write_lines(&lines, out)?;
+    finish(detector, input, &lines, "generated answers", out)
+}
+
+/// Write the labelled `lines`, then say on stderr how many `what` of `input` got each label.
+fn finish(
+    detector: Detector,
+    input: &Path,
+    lines: &[Value],
+    what: &str,
+    out: Option<&Path>,
+) -> Result<()> {
+    write_lines(lines, out)?;
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for line in lines {
+        *counts
+            .entry(line["label"].as_str().unwrap_or_default())
+            .or_default() += 1;
+    }
     let summary: Vec<String> = counts.iter().map(|(l, n)| format!("{l} {n}")).collect();
     eprintln!(
-        "{:?} detector: {} generated answers in {} labelled: {}",
-        detector,
+        "{detector:?} detector: {} {what} of {} labelled: {}",
         lines.len(),
         input.display(),
         if summary.is_empty() {
-            "no generated answers".to_string()
+            "nothing to label".to_string()
         } else {
             summary.join(", ")
         }
