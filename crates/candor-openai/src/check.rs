@@ -235,7 +235,7 @@ fn greedy_probe(
         return Ok(None);
     }
     let all: Vec<u32> = job.ctx.iter().chain(&job.cont).copied().collect();
-    let echoed = echo(model, &all, &format!("{probe}{text}"), replica)?;
+    let echoed = echo(model, tok, &all, format!("{probe}{text}"), replica)?;
     if echoed.logprobs.len() + 1 < all.len() {
         return Err(Error::SelfCheck {
             problem: format!(
@@ -281,15 +281,16 @@ fn greedy_probe(
     Ok(Some(worst))
 }
 
-/// The echo of a prompt, sent the way scoring sends it (ids or text).
-fn echo(model: &OpenAiModel, all: &[u32], text: &str, replica: usize) -> Result<Echo, Error> {
-    let prompt = if model.ids { json!(all) } else { json!(text) };
-    let body = json!({
-        "model": model.spec.model, "prompt": prompt, "max_tokens": 1, "temperature": 0.0,
-        "logprobs": 1, "echo": true, "repeat_penalty": 1.0,
-    });
+/// The echo of a prompt, sent the way scoring sends it.
+fn echo(
+    model: &OpenAiModel,
+    tok: &dyn Tokenize,
+    all: &[u32],
+    text: String,
+    replica: usize,
+) -> Result<Echo, Error> {
     let answer = model
-        .post("/completions", body, replica)
+        .echo(tok, all, Some(text), replica)
         .map_err(|e| Error::Unreachable(e.to_string()))?;
     Echo::parse(&answer).map_err(|problem| Error::SelfCheck {
         problem: format!("echo=true with logprobs gave no prompt log-probs ({problem})"),

@@ -89,19 +89,49 @@ impl OpenAiModel {
         self.client.post(path, &body, home)
     }
 
-    /// The prompt of `ids` as this server takes it: the ids, or their text without the BOS
-    /// that the server adds itself.
-    fn prompt_value(&self, tok: &dyn Tokenize, ids: &[u32]) -> Result<Value, ModelError> {
+    /// The prompt `ids` as this server takes it: the ids, or text without the BOS the server
+    /// adds itself. `text` is the prompt's own text where the request has one (exact, where
+    /// decoding ids may not give it back).
+    fn prompt_value(
+        &self,
+        tok: &dyn Tokenize,
+        ids: &[u32],
+        text: Option<String>,
+    ) -> Result<Value, ModelError> {
         if self.ids {
             return Ok(json!(ids));
+        }
+        if let Some(text) = text {
+            return Ok(Value::String(text));
         }
         let bos = tok.bos_prefix();
         let ids = ids.strip_prefix(bos.as_slice()).unwrap_or(ids);
         Ok(Value::String(tok.decode(ids)?))
     }
 
-    /// Score `job` from the echoed prompt log-probs; `text` is the prompt's own text where the
-    /// request has one (exact in text mode, where decoding ids may not give it back).
+    /// The server's answer to prompt `ids` (its text where known) with `echo` and log-probs,
+    /// as scoring asks for it: one greedy token after the prompt.
+    pub(crate) fn echo(
+        &self,
+        tok: &dyn Tokenize,
+        ids: &[u32],
+        text: Option<String>,
+        home: usize,
+    ) -> Result<Value, ModelError> {
+        let body = json!({
+            "model": self.spec.model,
+            "prompt": self.prompt_value(tok, ids, text)?,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": 1,
+            "echo": true,
+            "repeat_penalty": 1.0,
+        });
+        self.post("/completions", body, home)
+            .map_err(|e| backend(home, e))
+    }
+
+    /// Score `job` from the echoed prompt log-probs.
     pub(crate) fn score(
         &self,
         tok: &dyn Tokenize,
@@ -110,25 +140,10 @@ impl OpenAiModel {
         home: usize,
     ) -> Result<Scored, ModelError> {
         let all: Vec<u32> = job.ctx.iter().chain(&job.cont).copied().collect();
-        let prompt = match text {
-            Some(t) if !self.ids => Value::String(t),
-            _ => self.prompt_value(tok, &all)?,
-        };
-        let body = json!({
-            "model": self.spec.model,
-            "prompt": prompt,
-            "max_tokens": 1,
-            "temperature": 0.0,
-            "logprobs": 1,
-            "echo": true,
-            "repeat_penalty": 1.0,
-        });
-        let answer = self
-            .post("/completions", body, home)
-            .map_err(|e| backend(home, e))?;
+        let answer = self.echo(tok, &all, text, home)?;
         let echo = Echo::parse(&answer).map_err(|e| backend(home, e))?;
         echo.continuation(tok, &all, job.cont.len())
-            .map_err(|e| ModelError::Backend(format!("request #{home}: {e}")))
+            .map_err(|e| backend(home, e))
     }
 
     fn generate_one(&self, index: usize, r: &GenerateRequest) -> Result<Generation, ModelError> {
