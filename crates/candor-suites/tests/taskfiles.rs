@@ -418,6 +418,20 @@ fn random_few_shot_is_drawn_per_document_and_does_not_move_with_the_limit() {
     assert_ne!(contexts(None, 7), all);
 }
 
+/// (role, content) of a generation sample's chat prompt.
+fn chat_turns(s: &Sample) -> Vec<(&str, &str)> {
+    let Request::Generate(g) = &s.requests[0] else {
+        panic!("{:?}", s.requests[0])
+    };
+    let Prompt::Chat(turns) = &g.prompt else {
+        panic!("{:?}", g.prompt)
+    };
+    turns
+        .iter()
+        .map(|m| (m.role.as_str(), m.content.as_str()))
+        .collect()
+}
+
 #[test]
 fn a_generation_task_can_ask_in_the_models_chat_template() {
     let dir = Dir::new("chat");
@@ -428,16 +442,7 @@ fn a_generation_task_can_ask_in_the_models_chat_template() {
         .unwrap()
         .samples
         .remove(1);
-    let Request::Generate(g) = &s.requests[0] else {
-        panic!("{:?}", s.requests[0])
-    };
-    let Prompt::Chat(turns) = &g.prompt else {
-        panic!("{:?}", g.prompt)
-    };
-    let turns: Vec<(&str, &str)> = turns
-        .iter()
-        .map(|m| (m.role.as_str(), m.content.as_str()))
-        .collect();
+    let turns = chat_turns(&s);
     assert_eq!(
         turns,
         [
@@ -484,16 +489,7 @@ fn a_generation_task_can_ask_in_the_models_chat_template() {
         .unwrap()
         .samples
         .remove(2);
-    let Request::Generate(g) = &s.requests[0] else {
-        panic!("{:?}", s.requests[0])
-    };
-    let Prompt::Chat(turns) = &g.prompt else {
-        panic!("{:?}", g.prompt)
-    };
-    let turns: Vec<(&str, &str)> = turns
-        .iter()
-        .map(|m| (m.role.as_str(), m.content.as_str()))
-        .collect();
+    let turns = chat_turns(&s);
     assert_eq!(
         turns,
         [
