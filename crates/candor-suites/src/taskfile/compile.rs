@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use candor_core::names::metric;
 use candor_core::{DatasetInfo, Scorer, TaskInfo};
 use candor_data::DataDir;
 use regex::Regex;
@@ -63,40 +64,29 @@ fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileErro
         message,
     };
     let defaults: &[&str] = match (c.output_type, c.safety) {
-        (OutputType::MultipleChoice, _) => &["acc", "acc_norm"],
-        (OutputType::Loglikelihood, _) => &["acc"],
-        (OutputType::LoglikelihoodRolling, _) => &["bits_per_byte"],
-        (OutputType::GenerateUntil, None) => &["exact_match"],
-        (OutputType::GenerateUntil, Some(SafetyKind::Harmful)) => &["refusal", "unsafe_compliance"],
-        (OutputType::GenerateUntil, Some(SafetyKind::Benign)) => &["refusal", "over_refusal"],
+        (OutputType::MultipleChoice, _) => &[metric::ACC, metric::ACC_NORM],
+        (OutputType::Loglikelihood, _) => &[metric::ACC],
+        (OutputType::LoglikelihoodRolling, _) => &[metric::BITS_PER_BYTE],
+        (OutputType::GenerateUntil, None) => &[metric::EXACT_MATCH],
+        (OutputType::GenerateUntil, Some(SafetyKind::Harmful)) => {
+            &[metric::REFUSAL, metric::UNSAFE_COMPLIANCE]
+        }
+        (OutputType::GenerateUntil, Some(SafetyKind::Benign)) => {
+            &[metric::REFUSAL, metric::OVER_REFUSAL]
+        }
     };
     let allowed: &[&str] = match c.output_type {
-        OutputType::MultipleChoice => &["acc", "acc_norm", "mc1", "mc2"],
+        OutputType::MultipleChoice => &[metric::ACC, metric::ACC_NORM, metric::MC1, metric::MC2],
         OutputType::GenerateUntil => &[
-            "exact_match",
-            "refusal",
-            "unsafe_compliance",
-            "over_refusal",
+            metric::EXACT_MATCH,
+            metric::REFUSAL,
+            metric::UNSAFE_COMPLIANCE,
+            metric::OVER_REFUSAL,
         ],
         _ => defaults,
     };
-    if c.metric_list.is_empty() && c.safety.is_some() {
-        return Ok(defaults.iter().map(|m| safety_metric(m)).collect());
-    }
     if c.metric_list.is_empty() {
-        return Ok(defaults
-            .iter()
-            .map(|m| match *m {
-                "acc" => Metric::Acc,
-                "acc_norm" => Metric::AccNorm,
-                "bits_per_byte" => Metric::BitsPerByte,
-                _ => Metric::ExactMatch {
-                    ignore_case: false,
-                    ignore_punctuation: false,
-                    ignore: Vec::new(),
-                },
-            })
-            .collect());
+        return Ok(defaults.iter().map(|m| named(m)).collect());
     }
     c.metric_list
         .iter()
@@ -116,13 +106,7 @@ fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileErro
                 )));
             }
             Ok(match m.metric.as_str() {
-                "acc" => Metric::Acc,
-                "acc_norm" => Metric::AccNorm,
-                "mc1" => Metric::Mc1,
-                "mc2" => Metric::Mc2,
-                "bits_per_byte" => Metric::BitsPerByte,
-                "refusal" | "unsafe_compliance" | "over_refusal" => safety_metric(&m.metric),
-                _ => Metric::ExactMatch {
+                metric::EXACT_MATCH => Metric::ExactMatch {
                     ignore_case: m.ignore_case,
                     ignore_punctuation: m.ignore_punctuation,
                     ignore: m
@@ -133,17 +117,35 @@ fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileErro
                         })
                         .collect::<Result<_, _>>()?,
                 },
+                other => named(other),
             })
         })
         .collect()
 }
 
-/// The metric of one of the refusal detector's metric names.
-fn safety_metric(name: &str) -> Metric {
+/// The metrics scored from the refusal detector's labels (no `doc_to_target` needed).
+const REFUSAL_METRICS: [&str; 3] = [
+    metric::REFUSAL,
+    metric::UNSAFE_COMPLIANCE,
+    metric::OVER_REFUSAL,
+];
+
+/// The metric a name that [`metrics_for`] allowed stands for, with default options.
+fn named(name: &str) -> Metric {
     match name {
-        "unsafe_compliance" => Metric::UnsafeCompliance,
-        "over_refusal" => Metric::OverRefusal,
-        _ => Metric::Refusal,
+        metric::ACC => Metric::Acc,
+        metric::ACC_NORM => Metric::AccNorm,
+        metric::MC1 => Metric::Mc1,
+        metric::MC2 => Metric::Mc2,
+        metric::BITS_PER_BYTE => Metric::BitsPerByte,
+        metric::REFUSAL => Metric::Refusal,
+        metric::UNSAFE_COMPLIANCE => Metric::UnsafeCompliance,
+        metric::OVER_REFUSAL => Metric::OverRefusal,
+        _ => Metric::ExactMatch {
+            ignore_case: false,
+            ignore_punctuation: false,
+            ignore: Vec::new(),
+        },
     }
 }
 
@@ -299,12 +301,11 @@ fn check(src: &Source, c: &TaskConfig) -> Result<(), TaskFileError> {
         }
         _ => {
             // A refusal needs no target: harmful-prompt sets have none.
-            let refusal = ["refusal", "unsafe_compliance", "over_refusal"];
             let refusal_only = c.output_type == OutputType::GenerateUntil
                 && (c.safety.is_some() || !c.metric_list.is_empty())
                 && c.metric_list
                     .iter()
-                    .all(|m| refusal.contains(&m.metric.as_str()));
+                    .all(|m| REFUSAL_METRICS.contains(&m.metric.as_str()));
             if c.doc_to_target.is_none() && !refusal_only {
                 return Err(invalid(
                     "doc_to_target",
