@@ -189,7 +189,7 @@ fn select_documents(samples: Vec<Sample>, options: &TaskOptions) -> Vec<Sample> 
     let by_share = options
         .limit_fraction
         .map_or(total, |f| (f * total as f64).ceil() as usize);
-    let n = by_share.min(options.limit.unwrap_or(total)).min(total);
+    let n = by_share.min(options.limit.unwrap_or(total));
     match options.sample_seed {
         None => samples.into_iter().take(n).collect(),
         Some(seed) => {
@@ -1373,6 +1373,7 @@ mod tests {
             .unwrap();
         assert!(model2.batches().is_empty() && judge2.batches().is_empty());
     }
+
     #[test]
     fn a_share_or_a_seeded_sample_of_the_documents_is_evaluated() {
         let docs = |n: usize| -> Vec<Sample> {
