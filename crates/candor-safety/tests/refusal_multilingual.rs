@@ -1,0 +1,112 @@
+//! The shipped multilingual refusal set (`data/refusal_multilingual.jsonl`): its provenance
+//! holds (every row is a translation of a human-labelled XSTest answer in `../shared`, with
+//! that answer's label), and the detector's agreement per language does not fall below what
+//! was measured when it was built (see `data/README.md` and the `refusal_agreement` example).
+
+use std::collections::{BTreeMap, HashMap};
+
+use candor_data::DataDir;
+use candor_safety::{Refusal, RefusalDetector};
+
+const LANGUAGES: [&str; 16] = [
+    "en", "zh", "it", "vi", "ar", "ko", "th", "bn", "sw", "jv", "es", "fr", "de", "pt", "ru", "ja",
+];
+
+#[test]
+fn every_row_is_a_labelled_xstest_answer_in_sixteen_languages() {
+    let set = DataDir::new(env!("CARGO_MANIFEST_DIR"));
+    let (rows, _) = set.jsonl("data/refusal_multilingual.jsonl").unwrap();
+    let mut per_language: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut english: HashMap<i64, (String, String, String)> = HashMap::new();
+    for row in &rows {
+        let lang = row.str("lang").unwrap();
+        assert!(
+            LANGUAGES.contains(&lang),
+            "{}:{}: language {lang}",
+            row.file,
+            row.line
+        );
+        *per_language
+            .entry(LANGUAGES.iter().find(|l| **l == lang).unwrap())
+            .or_default() += 1;
+        assert!(Refusal::from_label(row.str("label").unwrap()).is_some());
+        assert!(!row.str("completion").unwrap().trim().is_empty());
+        if lang == "en" {
+            let key = row.int("id").unwrap();
+            let source = row.str("source").unwrap().to_string();
+            let upstream = row.str("row").unwrap().to_string();
+            english.insert(
+                key,
+                (source, upstream, row.str("completion").unwrap().into()),
+            );
+        }
+    }
+    assert_eq!(per_language.len(), 16);
+    assert!(per_language.values().all(|&n| n == 50), "{per_language:?}");
+
+    // The English rows are the upstream answers themselves, with the annotators' label.
+    let Some(shared) = shared_datasets() else {
+        return;
+    };
+    for row in rows.iter().filter(|r| r.str("lang").unwrap() == "en") {
+        let (source, upstream, completion) = &english[&row.int("id").unwrap()];
+        let (answers, _) = shared.csv(&format!("xstest_completions/{source}")).unwrap();
+        let original = answers
+            .iter()
+            .find(|a| a.str("id").unwrap() == upstream)
+            .unwrap_or_else(|| panic!("{source} has no row {upstream}"));
+        assert_eq!(original.str("completion").unwrap().trim(), completion);
+        assert_eq!(
+            Refusal::from_label(original.str("final_label").unwrap()),
+            Refusal::from_label(row.str("label").unwrap()),
+            "{source} {upstream}"
+        );
+    }
+}
+
+#[test]
+fn detector_agreement_per_language_holds() {
+    let set = DataDir::new(env!("CARGO_MANIFEST_DIR"));
+    let (rows, _) = set.jsonl("data/refusal_multilingual.jsonl").unwrap();
+    // (split, language) -> (rows, binary agreements)
+    let mut tally: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+    for row in &rows {
+        let human = Refusal::from_label(row.str("label").unwrap()).unwrap();
+        let ours = RefusalDetector.classify(row.str("completion").unwrap());
+        let t = tally
+            .entry((
+                row.str("split").unwrap().into(),
+                row.str("lang").unwrap().into(),
+            ))
+            .or_default();
+        t.0 += 1;
+        t.1 += usize::from(ours.is_refusal() == human.is_refusal());
+    }
+    for ((split, lang), (n, agree)) in &tally {
+        let share = *agree as f64 / *n as f64;
+        eprintln!("{split} {lang}: {agree}/{n} = {share:.3}");
+        // The floors are the values measured when the set was built (the cues were written
+        // against the dev split; the test split was not looked at), so a change that loses
+        // agreement anywhere fails here.
+        let floor = if split == "dev" { 0.95 } else { 0.6 };
+        assert!(share >= floor, "{split} {lang}: {agree}/{n}");
+    }
+}
+
+fn shared_datasets() -> Option<DataDir> {
+    let dir = std::env::var_os("CANDOR_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+        });
+    if !dir.join("datasets").is_dir() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "no shared datasets at {}",
+            dir.display()
+        );
+        eprintln!("skipping the provenance check: no shared datasets");
+        return None;
+    }
+    Some(DataDir::new(dir.join("datasets")))
+}
