@@ -94,19 +94,5 @@ fn detector_agreement_per_language_holds() {
 }
 
 fn shared_datasets() -> Option<DataDir> {
-    let dir = std::env::var_os("CANDOR_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-        });
-    if !dir.join("datasets").is_dir() {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "no shared datasets at {}",
-            dir.display()
-        );
-        eprintln!("skipping the provenance check: no shared datasets");
-        return None;
-    }
-    Some(DataDir::new(dir.join("datasets")))
+    candor_data::shared_test_data("datasets").map(|dir| DataDir::new(dir.join("datasets")))
 }

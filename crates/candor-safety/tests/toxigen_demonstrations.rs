@@ -13,20 +13,7 @@ use std::path::PathBuf;
 use candor_safety::ToxicityDetector;
 
 fn demonstrations() -> Option<PathBuf> {
-    let dir = std::env::var_os("CANDOR_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-        .join("datasets/toxigen/demonstrations");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "no ToxiGen demonstrations at {}",
-        dir.display()
-    );
-    eprintln!("skipping: no ToxiGen demonstrations at {}", dir.display());
-    None
+    candor_data::shared_test_data("datasets").map(|dir| dir.join("datasets/toxigen/demonstrations"))
 }
 
 /// Share of (hateful, neutral) pairs the scores order correctly, ties counting half.

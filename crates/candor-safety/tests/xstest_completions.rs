@@ -6,20 +6,9 @@ use candor_safety::{Refusal, RefusalDetector};
 
 #[test]
 fn agrees_with_human_labels_on_xstest_completions() {
-    let dir = std::env::var_os("CANDOR_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-        });
-    if !dir.join("datasets").is_dir() {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "no shared datasets at {}",
-            dir.display()
-        );
-        eprintln!("skipping: no shared datasets");
+    let Some(dir) = candor_data::shared_test_data("datasets") else {
         return;
-    }
+    };
     let data = DataDir::new(dir.join("datasets"));
     let detector = RefusalDetector;
     // confusion[human][ours] in the order None, Full, Partial.
