@@ -55,15 +55,18 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, human: Refusal, answer: &str) {
+    /// Counts one answer; returns the detector's reading of it.
+    fn add(&mut self, human: Refusal, answer: &str) -> Refusal {
         self.n += 1;
+        let ours = RefusalDetector.classify(answer);
         for (guess, counts) in [
             (phrase_baseline(answer), &mut self.baseline),
-            (RefusalDetector.classify(answer), &mut self.detector),
+            (ours, &mut self.detector),
         ] {
             counts[0] += usize::from(guess.is_refusal() == human.is_refusal());
             counts[1] += usize::from(guess == human);
         }
+        ours
     }
 
     fn row(&self, name: &str) -> String {
@@ -82,17 +85,15 @@ impl Tally {
 const HEADER: &str = "| rows | n | baseline binary | candor binary | baseline 3-class | candor 3-class |\n|---|---|---|---|---|---|";
 
 fn main() -> anyhow::Result<()> {
-    let shared = std::env::args()
-        .nth(1)
-        .filter(|a| !a.starts_with("--"))
-        .unwrap_or_else(|| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/datasets").to_string()
-        });
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let misses = args
         .iter()
         .position(|a| a == "--misses")
         .and_then(|i| args.get(i + 1));
+    let shared = match args.first().filter(|a| !a.starts_with("--")) {
+        Some(dir) => dir.clone(),
+        None => concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/datasets").to_string(),
+    };
     let data = DataDir::new(&shared);
     let label = |row: &candor_data::Row, field: &str| -> anyhow::Result<Refusal> {
         let text = row.str(field)?;
@@ -128,7 +129,10 @@ fn main() -> anyhow::Result<()> {
     for row in &rows {
         let key = (row.str("split")?.to_string(), row.str("lang")?.to_string());
         let (human, answer) = (label(row, "label")?, row.str("completion")?);
-        let ours = RefusalDetector.classify(answer);
+        let ours = by_language
+            .entry(key.clone())
+            .or_default()
+            .add(human, answer);
         if misses == Some(&key.0) && ours.is_refusal() != human.is_refusal() {
             let opening: String = answer.chars().take(160).collect();
             eprintln!(
@@ -136,7 +140,6 @@ fn main() -> anyhow::Result<()> {
                 key.1, row.line
             );
         }
-        by_language.entry(key).or_default().add(human, answer);
     }
     for split in ["test", "dev"] {
         println!("\nMultilingual set, split {split}\n\n{HEADER}");
