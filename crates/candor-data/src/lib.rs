@@ -432,6 +432,26 @@ impl DataDir {
         Ok((rows, file))
     }
 
+    /// One text per non-empty line (trimmed), as plain prompt lists are shipped: each row has
+    /// the fields `text` and `line` (its 1-based line number in the file).
+    pub fn lines(&self, rel: &str) -> Result<(Vec<Row>, DataFile), DataError> {
+        let (text, file) = self.text(rel)?;
+        let rows = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| Row {
+                file: rel.to_string(),
+                line: i + 1,
+                fields: Map::from_iter([
+                    ("text".to_string(), Value::from(l.trim())),
+                    ("line".to_string(), Value::from(i + 1)),
+                ]),
+            })
+            .collect();
+        Ok((rows, file))
+    }
+
     /// Comma-separated values with a header row.
     pub fn csv(&self, rel: &str) -> Result<(Vec<Row>, DataFile), DataError> {
         self.delimited(rel, b',')
@@ -645,6 +665,17 @@ mod tests {
         let (rows, _) = d.jsonl("b.jsonl").unwrap();
         assert_eq!((rows.len(), rows[1].line), (2, 3));
         assert_eq!(d.tsv("c.tsv").unwrap().0[0].int("a").unwrap(), 42);
+    }
+
+    #[test]
+    fn plain_lines_are_trimmed_rows_numbered_by_their_line() {
+        let d = dir("lines", &[("q.txt", "first \n\n  second\r\n")]);
+        let (rows, _) = d.lines("q.txt").unwrap();
+        let got: Vec<(&str, i64, usize)> = rows
+            .iter()
+            .map(|r| (r.str("text").unwrap(), r.int("line").unwrap(), r.line))
+            .collect();
+        assert_eq!(got, [("first", 1, 1), ("second", 3, 3)]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use regex::Regex;
 use serde_json::{Map, Value as Json};
 
 use super::builtin;
-use super::config::{Choices, Languages, OutputType, SafetyKind, TaskConfig};
+use super::config::{Choices, Languages, OutputType, Safety, SafetyKind, TaskConfig};
 use super::error::syntax;
 use super::filter::{Filter, Step};
 use super::scoring::Metric;
@@ -63,28 +63,31 @@ fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileErro
         key: "metric_list".into(),
         message,
     };
-    let defaults: &[&str] = match (c.output_type, c.safety) {
+    let defaults: &[&str] = match (c.output_type, &c.safety) {
         (OutputType::MultipleChoice, _) => &[metric::ACC, metric::ACC_NORM],
         (OutputType::Loglikelihood, _) => &[metric::ACC],
         (OutputType::LoglikelihoodRolling, _) => &[metric::BITS_PER_BYTE],
         (OutputType::GenerateUntil, None) => &[metric::EXACT_MATCH],
-        (OutputType::GenerateUntil, Some(SafetyKind::Harmful)) => {
+        (OutputType::GenerateUntil, Some(Safety::Kind(SafetyKind::Harmful))) => {
             &[metric::REFUSAL, metric::UNSAFE_COMPLIANCE]
         }
-        (OutputType::GenerateUntil, Some(SafetyKind::Benign)) => {
+        (OutputType::GenerateUntil, Some(Safety::Kind(SafetyKind::Benign))) => {
             &[metric::REFUSAL, metric::OVER_REFUSAL]
         }
-    };
-    let allowed: &[&str] = match c.output_type {
-        OutputType::MultipleChoice => &[metric::ACC, metric::ACC_NORM, metric::MC1, metric::MC2],
-        OutputType::GenerateUntil => &[
-            metric::EXACT_MATCH,
+        (OutputType::GenerateUntil, Some(Safety::PerDocument(_))) => &[
             metric::REFUSAL,
             metric::UNSAFE_COMPLIANCE,
             metric::OVER_REFUSAL,
         ],
-        _ => defaults,
     };
+    let mut allowed: Vec<&str> = match c.output_type {
+        OutputType::MultipleChoice => vec![metric::ACC, metric::ACC_NORM, metric::MC1, metric::MC2],
+        OutputType::GenerateUntil => vec![metric::EXACT_MATCH],
+        _ => defaults.to_vec(),
+    };
+    if c.output_type == OutputType::GenerateUntil {
+        allowed.extend(REFUSAL_METRICS);
+    }
     if c.metric_list.is_empty() {
         return Ok(defaults.iter().map(|m| named(m)).collect());
     }
@@ -98,6 +101,17 @@ fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileErro
                     c.output_type,
                     allowed.join(", ")
                 )));
+            }
+            if let Some(kind) = named(&m.metric).prompts() {
+                if !c.safety.as_ref().is_some_and(|s| s.admits(kind)) {
+                    return Err(invalid(format!(
+                        "metric '{}' scores answers to {} prompts: the task needs safety: {} (or a \
+                         template giving each document's kind)",
+                        m.metric,
+                        kind.name(),
+                        kind.name()
+                    )));
+                }
             }
             if m.aggregation.as_deref().is_some_and(|a| a != "mean") {
                 return Err(invalid(format!(
@@ -124,10 +138,14 @@ fn metrics_for(src: &Source, c: &TaskConfig) -> Result<Vec<Metric>, TaskFileErro
 }
 
 /// The metrics scored from the refusal detector's labels (no `doc_to_target` needed).
-const REFUSAL_METRICS: [&str; 3] = [
+const REFUSAL_METRICS: [&str; 7] = [
     metric::REFUSAL,
     metric::UNSAFE_COMPLIANCE,
+    metric::ATTACK_SUCCESS,
+    metric::REFUSAL_UNSAFE,
     metric::OVER_REFUSAL,
+    metric::FULL_REFUSAL_SAFE,
+    metric::PARTIAL_REFUSAL_SAFE,
 ];
 
 /// The metric a name that [`metrics_for`] allowed stands for, with default options.
@@ -141,6 +159,10 @@ fn named(name: &str) -> Metric {
         metric::REFUSAL => Metric::Refusal,
         metric::UNSAFE_COMPLIANCE => Metric::UnsafeCompliance,
         metric::OVER_REFUSAL => Metric::OverRefusal,
+        metric::ATTACK_SUCCESS => Metric::AttackSuccess,
+        metric::REFUSAL_UNSAFE => Metric::RefusalUnsafe,
+        metric::FULL_REFUSAL_SAFE => Metric::FullRefusalSafe,
+        metric::PARTIAL_REFUSAL_SAFE => Metric::PartialRefusalSafe,
         _ => Metric::ExactMatch {
             ignore_case: false,
             ignore_punctuation: false,
@@ -224,6 +246,15 @@ fn templates_for(src: &Source, c: &TaskConfig) -> Result<Templates, TaskFileErro
     }
     if let Some(h) = &c.hazard {
         add("hazard", &column_or_template(h))?;
+    }
+    if let Some(Safety::PerDocument(t)) = &c.safety {
+        add("safety", t)?;
+    }
+    if let Some(k) = &c.interleave_by {
+        add("interleave_by", &column_or_template(k))?;
+    }
+    if let Some(id) = &c.doc_to_id {
+        add("doc_to_id", &column_or_template(id))?;
     }
     if let Some(s) = &c.doc_to_text {
         add("doc_to_text", &column_or_template(s))?;
@@ -314,7 +345,21 @@ fn check(src: &Source, c: &TaskConfig) -> Result<(), TaskFileError> {
             }
         }
     }
-    if c.hazard.is_some() && c.safety != Some(SafetyKind::Harmful) {
+    if let Some(Safety::PerDocument(t)) = &c.safety {
+        if !t.contains("{{") {
+            return Err(invalid(
+                "safety",
+                "expected harmful, benign, or a template giving one of them per document \
+                 (\"{{ 'benign' if label == 'safe' else 'harmful' }}\")",
+            ));
+        }
+    }
+    if c.hazard.is_some()
+        && !c
+            .safety
+            .as_ref()
+            .is_some_and(|s| s.admits(SafetyKind::Harmful))
+    {
         return Err(invalid(
             "hazard",
             "hazard needs safety: harmful (it pools unsafe compliance per hazard)",
@@ -456,11 +501,20 @@ pub(crate) fn parse_task(
                 reference_language: spec.config.reference_language.clone(),
                 name,
                 suite: suite.to_string(),
-                description: spec
-                    .config
-                    .summary
-                    .clone()
-                    .unwrap_or_else(|| format!("task file {}", spec.origin)),
+                description: {
+                    let summary = spec
+                        .config
+                        .summary
+                        .clone()
+                        .unwrap_or_else(|| format!("task file {}", spec.origin));
+                    // A report says who judged the answers to harmful prompts.
+                    match &spec.config.safety {
+                        Some(s) if s.admits(SafetyKind::Harmful) => {
+                            format!("{summary} Answers scored by `{}`.", harm.name())
+                        }
+                        _ => summary,
+                    }
+                },
                 tags: {
                     let mut tags = spec.config.tag.to_vec();
                     if spec.config.safety.is_some() && !tags.iter().any(|t| t == "safety") {

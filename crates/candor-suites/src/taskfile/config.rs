@@ -1,7 +1,7 @@
 //! The keys of a task file. Names follow lm-evaluation-harness's `TaskConfig` where a key
 //! means the same thing, so that its YAML tasks port with few edits; candor's own additions
 //! (`summary`, `dataset`, `dataset_manifest`, `doc_filter`, `doc_fields`, `multiple_inputs`,
-//! `doc_to_continuation`, `languages`) are marked below. Unknown keys are errors.
+//! `doc_to_continuation`, `languages`, `safety`, ...) are marked below. Unknown keys are errors.
 
 use std::collections::BTreeMap;
 
@@ -73,6 +73,35 @@ pub enum SafetyKind {
     Benign,
 }
 
+impl SafetyKind {
+    /// The name a task file writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Harmful => "harmful",
+            Self::Benign => "benign",
+        }
+    }
+}
+
+/// candor: `safety:`, one kind for every prompt, or a template giving each document's kind
+/// (`harmful` or `benign`), for sets that mix both, as XSTest does.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Safety {
+    Kind(SafetyKind),
+    PerDocument(String),
+}
+
+impl Safety {
+    /// Whether some of the prompts may be of `kind`.
+    pub fn admits(&self, kind: SafetyKind) -> bool {
+        match self {
+            Self::Kind(k) => *k == kind,
+            Self::PerDocument(_) => true,
+        }
+    }
+}
+
 /// File formats candor reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,6 +111,8 @@ pub enum Format {
     Json,
     Csv,
     Tsv,
+    /// candor: one document per non-empty line, with the fields `text` and `line`.
+    Lines,
 }
 
 impl Format {
@@ -93,6 +124,7 @@ impl Format {
             (".json", Self::Json),
             (".csv", Self::Csv),
             (".tsv", Self::Tsv),
+            (".txt", Self::Lines),
         ]
         .into_iter()
         .find(|(ext, _)| lower.ends_with(ext))
@@ -269,6 +301,12 @@ pub struct TaskConfig {
     pub fewshot_split: Option<String>,
     /// candor: keep only the documents for which this expression is true.
     pub doc_filter: Option<String>,
+    /// candor: documents in round-robin order over the values of this column or template (in
+    /// order of first appearance), so that `--limit` covers every value, not the first only.
+    pub interleave_by: Option<String>,
+    /// candor: each sample's id (a column or template; default the document's position). Ids
+    /// must be unique: samples.jsonl and the journal key answers by them.
+    pub doc_to_id: Option<String>,
     /// candor: fields computed per document, in order (templates; `{{ expr }}` keeps the type).
     #[serde(default)]
     pub doc_fields: Map<String, Value>,
@@ -303,10 +341,12 @@ pub struct TaskConfig {
     /// The system turn of a chat prompt (a template); `system_prompt` is accepted too.
     #[serde(alias = "system_prompt")]
     pub system_instruction: Option<String>,
-    /// candor: the kind of a safety task's prompts (`harmful` or `benign`).
-    pub safety: Option<SafetyKind>,
+    /// candor: the kind of a safety task's prompts (`harmful`, `benign`, or a template giving
+    /// one of the two per document).
+    pub safety: Option<Safety>,
     /// candor: each harmful document's MLCommons hazard (a template giving `S1`..`S14`, a
     /// hazard's name, `unmapped`, or a key of `hazard_map`); pooled per hazard in the report.
+    /// Benign documents of a mixed task have none.
     pub hazard: Option<String>,
     /// candor: the dataset's own categories → hazard codes (`unmapped` where none fits).
     #[serde(default)]

@@ -10,7 +10,7 @@ use candor_core::{
 };
 use serde_json::json;
 
-use super::config::OutputType;
+use super::config::{OutputType, Safety, SafetyKind};
 use super::fewshot::Shots;
 use super::task::{Doc, FileTask};
 use super::{line_of, TaskFileError};
@@ -33,6 +33,9 @@ impl FileTask {
                         .join(", ")
                 ),
             });
+        }
+        if self.spec.templates.has("interleave_by") {
+            docs = self.interleave(docs)?;
         }
         let k = options.num_fewshot.unwrap_or(c.num_fewshot);
         let count = docs.len().min(options.limit.unwrap_or(usize::MAX));
@@ -61,7 +64,42 @@ impl FileTask {
             let prefix = format!("{description}{preamble}");
             samples.push(self.sample(i, doc, &prefix, (&description, examples), options)?);
         }
+        let mut seen = BTreeMap::new();
+        for (s, doc) in samples.iter().zip(&docs) {
+            if let Some(first) = seen.insert(s.id.as_str(), doc) {
+                return Err(self.render_error(
+                    "doc_to_id",
+                    doc,
+                    format!(
+                        "id '{}' is also the id of {} row {} (ids must be unique)",
+                        s.id, first.file, first.row
+                    ),
+                ));
+            }
+        }
         Ok(TaskData { samples, files })
+    }
+
+    /// `docs` in round-robin order over their `interleave_by` values, in order of first
+    /// appearance (documents of one value keep their order).
+    fn interleave(&self, docs: Vec<Doc>) -> Result<Vec<Doc>, TaskFileError> {
+        let mut groups: Vec<(String, Vec<Doc>)> = Vec::new();
+        for doc in docs {
+            let key = self.text("interleave_by", &doc)?;
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(doc),
+                None => groups.push((key, vec![doc])),
+            }
+        }
+        let mut iters: Vec<_> = groups.into_iter().map(|(_, g)| g.into_iter()).collect();
+        let mut out = Vec::new();
+        loop {
+            let before = out.len();
+            out.extend(iters.iter_mut().filter_map(Iterator::next));
+            if out.len() == before {
+                return Ok(out);
+            }
+        }
     }
 
     /// Document `i`'s sample. `prefix` is the description and the few-shot preamble as text;
@@ -200,12 +238,36 @@ impl FileTask {
             .enumerate()
             .map(|(g, name)| Ok((name.clone(), self.text(&format!("group_by[{g}]"), doc)?)))
             .collect::<Result<_, TaskFileError>>()?;
-        if c.hazard.is_some() {
-            let value = self.text("hazard", doc)?;
-            groups.insert(group::HAZARD.into(), self.hazard_code(i, &value)?);
+        let mut target = target;
+        if let Some(safety) = &c.safety {
+            let kind = match safety {
+                Safety::Kind(k) => *k,
+                Safety::PerDocument(_) => match self.text("safety", doc)?.trim() {
+                    "harmful" => SafetyKind::Harmful,
+                    "benign" => SafetyKind::Benign,
+                    other => {
+                        return Err(self.render_error(
+                            "safety",
+                            doc,
+                            format!("expected harmful or benign, got '{other}'"),
+                        ))
+                    }
+                },
+            };
+            target["safety"] = kind.name().into();
+            // A benign prompt has no hazard; it only sounds like one.
+            if kind == SafetyKind::Harmful && c.hazard.is_some() {
+                let value = self.text("hazard", doc)?;
+                groups.insert(group::HAZARD.into(), self.hazard_code(i, &value)?);
+            }
         }
+        let id = if self.spec.templates.has("doc_to_id") {
+            self.text("doc_to_id", doc)?
+        } else {
+            i.to_string()
+        };
         Ok(Sample {
-            id: i.to_string(),
+            id,
             prompt,
             requests,
             groups,

@@ -235,7 +235,7 @@ impl FileTask {
         let pattern_key = format!("dataset.files.{split}");
         if !spec.templates.has(&pattern_key) {
             let hint = match &spec.config.dataset_path {
-                Some(id) => format!("name the file of split '{split}' inside {id}'s repo under dataset: files: {split}: PATH (json, jsonl, csv or tsv)"),
+                Some(id) => format!("name the file of split '{split}' inside {id}'s repo under dataset: files: {split}: PATH (json, jsonl, csv, tsv or txt)"),
                 None => format!("no file for split '{split}': add it under dataset: files: {split}: PATH"),
             };
             return Err(self.key_error("dataset", hint));
@@ -272,7 +272,7 @@ impl FileTask {
                 .ok_or_else(|| {
                     self.key_error(
                         "dataset",
-                        format!("cannot tell the format of {rel}: set dataset: format: (jsonl, json, csv, tsv)"),
+                        format!("cannot tell the format of {rel}: set dataset: format: (jsonl, json, csv, tsv, lines)"),
                     )
                 })?;
             let columns = cfg
@@ -288,7 +288,7 @@ impl FileTask {
             }
             files.push(file);
             for row in rows {
-                if let Some(doc) = self.doc(row)? {
+                if let Some(doc) = self.doc(row, &rel)? {
                     docs.push(doc);
                 }
             }
@@ -355,13 +355,17 @@ impl FileTask {
                 ))
             }
             (Format::Json, _) => d.json_rows(rel),
+            (Format::Lines, _) => d.lines(rel),
         };
         r.map_err(|e| self.data_error(e))
     }
 
-    /// A row as a document, or `None` when `doc_filter` drops it.
-    pub(super) fn doc(&self, row: Row) -> Result<Option<Doc>, TaskFileError> {
+    /// A row of data file `rel` as a document, or `None` when `doc_filter` drops it.
+    pub(super) fn doc(&self, row: Row, rel: &str) -> Result<Option<Doc>, TaskFileError> {
         let mut ctx = row.fields;
+        // Which file a row came from, for sets split into one file per category.
+        ctx.entry("source_file")
+            .or_insert_with(|| Json::String(rel.to_string()));
         if let Some(m) = &self.spec.manifest {
             for (name, column) in &m.fields {
                 let v = ctx
@@ -413,7 +417,13 @@ impl Task for FileTask {
         if !self.scores_refusal() {
             return Ok(Vec::new());
         }
-        harmful::labels(self.labeller(), &self.info.name, sample, responses, None)
+        harmful::labels(
+            self.labeller(sample),
+            &self.info.name,
+            sample,
+            responses,
+            None,
+        )
     }
 
     fn score(
