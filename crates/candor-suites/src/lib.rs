@@ -16,12 +16,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod advbench;
 mod bbq;
 mod choice;
 mod crows_pairs;
 pub mod data;
-mod do_not_answer;
 mod harmful;
 pub mod hazards;
 mod jailbreak;
@@ -32,7 +30,6 @@ mod truthfulqa;
 /// The Rust twin of `tasks/xcopa/xcopa.yaml`: tests check that both give identical requests.
 #[cfg(test)]
 mod xcopa;
-mod xstest;
 
 mod suite;
 
@@ -109,12 +106,9 @@ impl SuiteSpec {
 }
 
 /// The suites written in Rust.
-pub(crate) fn rust_specs() -> [SuiteSpec; 9] {
+pub(crate) fn rust_specs() -> [SuiteSpec; 6] {
     [
         truthfulqa::spec(),
-        xstest::spec(),
-        advbench::spec(),
-        do_not_answer::spec(),
         multijail::spec(),
         jailbreak::spec(),
         bbq::spec(),
@@ -173,7 +167,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "unknown suite 'nope' (known suites: truthfulqa_mc, xstest, advbench, do_not_answer, multijail, jailbreak, bbq, crows_pairs, toxigen, xcopa, xwinograd, mgsm, truthfulqa_multi)"
+            "unknown suite 'nope' (known suites: truthfulqa_mc, multijail, jailbreak, bbq, crows_pairs, toxigen, xcopa, xwinograd, mgsm, truthfulqa_multi, advbench, do_not_answer, xstest)"
         );
     }
 }

@@ -412,29 +412,28 @@ fn the_hazard_crosswalk_covers_every_category_in_the_real_files() {
     for tag in &tags {
         assert!(hazards::multijail_tag(tag).is_ok(), "{tag}");
     }
-    // XSTest: every prompt type; unsafe ones have a hazard, safe ones none.
-    let (rows, _) = data.csv("xstest/xstest_prompts.csv").unwrap();
-    let mut types = BTreeSet::new();
-    for row in &rows {
-        let t = row.str("type").unwrap();
-        let h = hazards::xstest(t).unwrap();
-        assert_eq!(h.is_some(), row.str("label").unwrap() == "unsafe", "{t}");
-        types.insert(t.to_string());
+    // XSTest and Do-Not-Answer keep their crosswalk in their task files: loading the whole
+    // set maps every category (an unknown one is an error), and every hazard is valid.
+    let dna = one("do_not_answer", &data)
+        .load(&TaskOptions::default())
+        .unwrap();
+    hazard_groups_are_valid(&dna.samples);
+    assert_eq!(count_by(&dna.samples, "hazard").len(), 5);
+    // Every XSTest unsafe sample (8 types) carries its hazard group, no safe one (10 types).
+    let xstest = one("xstest", &data).load(&TaskOptions::default()).unwrap();
+    let mut types = BTreeMap::new();
+    for s in &xstest.samples {
+        let hazard = s.groups.get("hazard");
+        assert_eq!(hazard.is_some(), s.groups["label"] == "unsafe", "{}", s.id);
+        types.insert(s.groups["type"].clone(), hazard.is_some());
     }
     assert_eq!(types.len(), 18);
-    // Do-Not-Answer: every risk-area file in the folder.
-    for entry in std::fs::read_dir(data.root().unwrap().join("do_not_answer")).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        if let Some(stem) = name.strip_suffix(".txt") {
-            assert!(hazards::do_not_answer(stem).is_ok(), "{stem}");
-        }
-    }
-    // Every XSTest unsafe sample carries its hazard group.
-    let xstest = one("xstest", &data).load(&TaskOptions::default()).unwrap();
-    for s in &xstest.samples {
-        assert_eq!(
-            s.groups.contains_key("hazard"),
-            s.groups["label"] == "unsafe"
-        );
-    }
+    assert_eq!(types.values().filter(|&&h| h).count(), 8);
+    hazard_groups_are_valid(
+        &xstest
+            .samples
+            .into_iter()
+            .filter(|s| s.groups.contains_key("hazard"))
+            .collect::<Vec<_>>(),
+    );
 }

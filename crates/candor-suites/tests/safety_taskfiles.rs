@@ -1,13 +1,14 @@
 //! The harmful-prompt suites written as task files (`tasks/advbench`, `tasks/do_not_answer`,
-//! `tasks/xstest`) ask exactly what the Rust suites they replace asked, and score hand-written
+//! `tasks/xstest`) ask exactly what the Rust suites they replaced asked, and score hand-written
 //! answers the same way.
-
-use std::path::Path;
-use std::sync::Arc;
+//!
+//! The digests below were recorded from the Rust suites at commit 9205979, where this test
+//! compared them with the task files line by line (every sample's id, prompt, requests, groups
+//! and scores, whole and under `--limit 7`, and the task's name, tags, languages, licence and
+//! flags) and found them identical. The Rust suites are gone; the digests keep the promise.
 
 use candor_core::{FinishReason, Generation, Response, Sample, Task, TaskOptions};
 use candor_data::DataDir;
-use candor_suites::Scorers;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -75,26 +76,44 @@ fn fingerprint(task: &dyn Task) -> (Vec<String>, String) {
     (lines, hex)
 }
 
-fn task_file(suite: &str, data: &DataDir) -> Arc<dyn Task> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tasks")
-        .join(suite);
-    let mut suites = candor_suites::load_task_files(&dir, data, &Scorers::default()).unwrap();
-    suites.remove(0).tasks.remove(0)
-}
+/// sha256 of each suite's [`fingerprint`], as the Rust suites gave it.
+const RECORDED: [(&str, usize, &str); 3] = [
+    (
+        "advbench",
+        528,
+        "17fcb51253c140ce72768210dc1ff40853bef3e7512edff82bcb924e8ffb52b1",
+    ),
+    (
+        "do_not_answer",
+        947,
+        "2d056afbe2e1c75ec4f11abe7160b561b43c0b4576c0eade682211fdd9ad7c5c",
+    ),
+    (
+        "xstest",
+        458,
+        "f9d855a2fc2375f92747d1a7a6132beb959f4176ea94a6b2290490230101df87",
+    ),
+];
 
 #[test]
 fn task_files_ask_and_score_as_the_rust_suites_did() {
     let Some(data) = data() else { return };
-    for suite in ["advbench", "do_not_answer", "xstest"] {
-        let rust = candor_suites::tasks(&[suite], &data).unwrap().remove(0);
-        let (want, want_hash) = fingerprint(rust.as_ref());
-        let (got, got_hash) = fingerprint(task_file(suite, &data).as_ref());
-        for (w, g) in want.iter().zip(&got) {
-            assert_eq!(w, g, "{suite}");
-        }
-        assert_eq!(want.len(), got.len(), "{suite}");
-        println!("{suite}: {} lines, sha256 {want_hash}", want.len());
-        assert_eq!(want_hash, got_hash);
+    for (suite, count, digest) in RECORDED {
+        let task = candor_suites::tasks(&[suite], &data).unwrap().remove(0);
+        let (lines, got) = fingerprint(task.as_ref());
+        assert_eq!(
+            (lines.len(), got.as_str()),
+            (count, digest),
+            "{suite} changed; its first lines:\n{}",
+            lines[..3].join("\n")
+        );
+        // The report names what judged the answers to harmful prompts.
+        assert!(
+            task.info()
+                .description
+                .ends_with("Answers scored by `refusal`."),
+            "{}",
+            task.info().description
+        );
     }
 }

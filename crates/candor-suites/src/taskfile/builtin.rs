@@ -30,6 +30,18 @@ const TASK_FILES: &[(&str, &str)] = &[
         "truthfulqa_multi/mc2.yaml",
         include_str!("../../../../tasks/truthfulqa_multi/mc2.yaml"),
     ),
+    (
+        "advbench/advbench.yaml",
+        include_str!("../../../../tasks/advbench/advbench.yaml"),
+    ),
+    (
+        "do_not_answer/do_not_answer.yaml",
+        include_str!("../../../../tasks/do_not_answer/do_not_answer.yaml"),
+    ),
+    (
+        "xstest/xstest.yaml",
+        include_str!("../../../../tasks/xstest/xstest.yaml"),
+    ),
 ];
 
 /// (name, text) of every built-in dataset manifest.

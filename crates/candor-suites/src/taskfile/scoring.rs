@@ -74,7 +74,7 @@ impl Metric {
     }
 
     /// Whether the metric is read from the refusal detector's (or judge's) label.
-    fn from_label(&self) -> bool {
+    fn reads_label(&self) -> bool {
         matches!(self, Self::Refusal) || self.prompts().is_some()
     }
 }
@@ -150,7 +150,7 @@ impl FileTask {
 
     /// Whether the task asks the refusal detector about its answers.
     pub(super) fn scores_refusal(&self) -> bool {
-        self.spec.metrics.iter().any(Metric::from_label)
+        self.spec.metrics.iter().any(Metric::reads_label)
     }
 
     pub(super) fn score_sample(
@@ -278,7 +278,7 @@ impl FileTask {
                     let is = |l: &str| f64::from(u8::from(label.label == l));
                     let kind = sample_kind(sample);
                     for m in &self.spec.metrics {
-                        if !m.from_label() || m.prompts().is_some_and(|k| Some(k) != kind) {
+                        if !m.reads_label() || m.prompts().is_some_and(|k| Some(k) != kind) {
                             continue;
                         }
                         let v = match m {
