@@ -15,6 +15,8 @@ pub(crate) struct QuantizedRows {
     pub(crate) scales: Vec<f32>,
     /// `s·Σa` of each block, `2·pairs` per row.
     pub(crate) sums: Vec<f32>,
+    /// `s·Σa` of each half block, `4·pairs` per row (for Q6_K's groups of 16).
+    pub(crate) half_sums: Vec<f32>,
     /// `s` of each pair's blocks spread over 16 lanes (8 each), `16·pairs` per row.
     pub(crate) lanes: Vec<f32>,
 }
@@ -33,6 +35,7 @@ impl QuantizedRows {
             values: vec![0; rows * pairs * 2 * BLOCK],
             scales: vec![0.0; rows * 2 * pairs],
             sums: vec![0.0; rows * 2 * pairs],
+            half_sums: vec![0.0; rows * 4 * pairs],
             lanes: vec![0.0; rows * 16 * pairs],
         };
         let n = 2 * pairs; // blocks per row, padding included
@@ -40,18 +43,25 @@ impl QuantizedRows {
             let values = &mut out.values[i * n * BLOCK..][..n * BLOCK];
             let scales = &mut out.scales[i * n..][..n];
             let sums = &mut out.sums[i * n..][..n];
+            let half_sums = &mut out.half_sums[i * 2 * n..][..2 * n];
             let lanes = &mut out.lanes[i * 8 * n..][..8 * n];
             for (b, block) in row.chunks_exact(BLOCK).enumerate() {
                 let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
                 let s = amax / 127.0;
                 let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
-                let mut sum = 0i32;
-                for (a, &v) in values[b * BLOCK..][..BLOCK].iter_mut().zip(block) {
+                let mut halves = [0i32; 2];
+                for (e, (a, &v)) in values[b * BLOCK..][..BLOCK]
+                    .iter_mut()
+                    .zip(block)
+                    .enumerate()
+                {
                     *a = round_half_even(v * inv) as i8;
-                    sum += *a as i32;
+                    halves[e / 16] += *a as i32;
                 }
                 scales[b] = s;
-                sums[b] = s * sum as f32;
+                sums[b] = s * (halves[0] + halves[1]) as f32;
+                half_sums[2 * b] = s * halves[0] as f32;
+                half_sums[2 * b + 1] = s * halves[1] as f32;
                 lanes[(b / 2) * 16 + (b % 2) * 8..][..8].fill(s);
             }
         }
@@ -68,6 +78,7 @@ impl QuantizedRows {
             values: &self.values[i * n * BLOCK..][..n * BLOCK],
             scales: &self.scales[i * n..][..n],
             sums: &self.sums[i * n..][..n],
+            half_sums: &self.half_sums[i * 2 * n..][..2 * n],
             lanes: &self.lanes[i * 8 * n..][..8 * n],
         }
     }
@@ -79,6 +90,7 @@ pub(crate) struct ActRow<'a> {
     pub values: &'a [i8],
     pub scales: &'a [f32],
     pub sums: &'a [f32],
+    pub half_sums: &'a [f32],
     pub lanes: &'a [f32],
 }
 

@@ -28,7 +28,8 @@ unsafe fn nibble_dot(w: __m256i, a: __m256i) -> __m256i {
 /// The CPU must have the features [`supported`] checks.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn dots<const R: usize>(w: WeightRow, rows: [ActRow; R]) -> [f32; R] {
-    let blocks = w.scales.len();
+    let blocks = w.weights.len() / BLOCK * if w.nibbles { 2 } else { 1 };
+    let halves = w.group != BLOCK;
     let nibble = _mm256_set1_epi8(0x0f);
     let mut acc = [_mm256_setzero_ps(); R];
     for b in 0..blocks {
@@ -48,28 +49,42 @@ pub(crate) unsafe fn dots<const R: usize>(w: WeightRow, rows: [ActRow; R]) -> [f
                 Some(_mm256_and_si256(_mm256_srli_epi16::<4>(v), nibble)),
             )
         };
-        let d = w.scales[b].to_f32();
+        // Lanes 0..4 hold the first 16 values' sums, 4..8 the last 16's.
+        let d = if halves {
+            let (d0, d1) = (w.scales[2 * b].to_f32(), w.scales[2 * b + 1].to_f32());
+            _mm256_setr_ps(d0, d0, d0, d0, d1, d1, d1, d1)
+        } else {
+            _mm256_set1_ps(w.scales[b].to_f32())
+        };
         for (acc, a) in acc.iter_mut().zip(&rows) {
             let x = _mm256_loadu_si256(a.values.as_ptr().add(b * BLOCK).cast());
             let mut sums = nibble_dot(lo, x);
             if let Some(hi) = hi {
                 sums = _mm256_add_epi32(_mm256_slli_epi32::<4>(nibble_dot(hi, x)), sums);
             }
-            let scale = _mm256_set1_ps(d * a.scales[b]);
+            let scale = _mm256_mul_ps(d, _mm256_set1_ps(a.scales[b]));
             *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, *acc);
         }
     }
-    let full = blocks - blocks % 8;
+    let groups = w.offsets.len();
+    let sums = |a: &ActRow<'_>| -> *const f32 {
+        if halves {
+            a.half_sums.as_ptr()
+        } else {
+            a.sums.as_ptr()
+        }
+    };
+    let full = groups - groups % 8;
     let mut offsets = [_mm256_setzero_ps(); R];
-    for b in (0..full).step_by(8) {
-        let c = _mm256_cvtph_ps(_mm_loadu_si128(w.offsets.as_ptr().add(b).cast()));
+    for g in (0..full).step_by(8) {
+        let c = _mm256_cvtph_ps(_mm_loadu_si128(w.offsets.as_ptr().add(g).cast()));
         for (off, a) in offsets.iter_mut().zip(&rows) {
-            *off = _mm256_fmadd_ps(c, _mm256_loadu_ps(a.sums.as_ptr().add(b)), *off);
+            *off = _mm256_fmadd_ps(c, _mm256_loadu_ps(sums(a).add(g)), *off);
         }
     }
     std::array::from_fn(|r| {
-        let tail: f32 = (full..blocks)
-            .map(|b| w.offsets[b].to_f32() * rows[r].sums[b])
+        let tail: f32 = (full..groups)
+            .map(|g| w.offsets[g].to_f32() * *sums(&rows[r]).add(g))
             .sum();
         sum8(acc[r]) + sum8(offsets[r]) + tail
     })

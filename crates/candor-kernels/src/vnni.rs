@@ -1,12 +1,12 @@
 //! AVX-512 VNNI: a pair of blocks per step, `vpdpbusd` over 64 unsigned weights and 64 signed
 //! activations into 16 lanes (8 per block), each lane's integer sum scaled and accumulated in
-//! its own f32 lane. The order of operations per (row, column) is fixed by the block order
+//! its own f32 lane (groups of 16 values, Q6_K's, take four lanes each). The order of operations per (row, column) is fixed by the block order
 //! alone, never by `R`, so rows are bit-identical in any tile.
 
 use core::arch::x86_64::*;
 
 use crate::activation::ActRow;
-use crate::format::WeightRow;
+use crate::format::{WeightRow, BLOCK};
 
 pub(crate) fn supported() -> bool {
     is_x86_feature_detected!("avx512f")
@@ -22,9 +22,15 @@ pub(crate) fn supported() -> bool {
 /// The CPU must have the features [`supported`] checks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
 pub(crate) unsafe fn dots<const R: usize>(w: WeightRow, rows: [ActRow; R]) -> [f32; R] {
-    let pairs = w.scales.len() / 2;
-    // Lanes 0..8 take the first block's scale, 8..16 the second's.
-    let spread = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    let pairs = w.weights.len() / if w.nibbles { 32 } else { 64 };
+    // Lanes 0..8 take the first block's scale, 8..16 the second's; with groups of 16, each
+    // group's scale takes four lanes.
+    let halves = w.group != BLOCK;
+    let spread = if halves {
+        _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0)
+    } else {
+        _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0)
+    };
     let nibble = _mm256_set1_epi8(0x0f);
     let mut acc = [_mm512_setzero_ps(); R];
     for q in 0..pairs {
@@ -36,9 +42,14 @@ pub(crate) unsafe fn dots<const R: usize>(w: WeightRow, rows: [ActRow; R]) -> [f
         } else {
             _mm512_loadu_si512(w.weights.as_ptr().add(q * 64).cast())
         };
-        let two = (w.scales.as_ptr().add(2 * q) as *const i32).read_unaligned();
-        let two = _mm_cvtph_ps(_mm_cvtsi32_si128(two));
-        let d = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(two));
+        let scales = if halves {
+            let four = (w.scales.as_ptr().add(4 * q) as *const i64).read_unaligned();
+            _mm_cvtph_ps(_mm_cvtsi64_si128(four))
+        } else {
+            let two = (w.scales.as_ptr().add(2 * q) as *const i32).read_unaligned();
+            _mm_cvtph_ps(_mm_cvtsi32_si128(two))
+        };
+        let d = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(scales));
         for (acc, a) in acc.iter_mut().zip(&rows) {
             let x = _mm512_loadu_si512(a.values.as_ptr().add(q * 64).cast());
             let sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), weights, x);
@@ -46,7 +57,7 @@ pub(crate) unsafe fn dots<const R: usize>(w: WeightRow, rows: [ActRow; R]) -> [f
             *acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), s), d, *acc);
         }
     }
-    let blocks = 2 * pairs;
+    let blocks = w.offsets.len();
     let mut offsets = [_mm512_setzero_ps(); R];
     for b in (0..blocks).step_by(16) {
         let mask: __mmask16 = if blocks - b >= 16 {
@@ -59,7 +70,8 @@ pub(crate) unsafe fn dots<const R: usize>(w: WeightRow, rows: [ActRow; R]) -> [f
             w.offsets.as_ptr().add(b).cast(),
         ));
         for (off, a) in offsets.iter_mut().zip(&rows) {
-            let s = _mm512_maskz_loadu_ps(mask, a.sums.as_ptr().add(b));
+            let sums = if halves { a.half_sums } else { a.sums };
+            let s = _mm512_maskz_loadu_ps(mask, sums.as_ptr().add(b));
             *off = _mm512_fmadd_ps(c, s, *off);
         }
     }

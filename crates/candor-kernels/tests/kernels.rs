@@ -5,13 +5,37 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use candor_kernels::{Format, Kernel, KernelError, QuantMatrix};
 
-const FORMATS: [(Format, GgmlDType); 5] = [
+const FORMATS: [(Format, GgmlDType); 8] = [
     (Format::Q4_0, GgmlDType::Q4_0),
     (Format::Q4_1, GgmlDType::Q4_1),
     (Format::Q5_0, GgmlDType::Q5_0),
     (Format::Q5_1, GgmlDType::Q5_1),
     (Format::Q8_0, GgmlDType::Q8_0),
+    (Format::Q4K, GgmlDType::Q4K),
+    (Format::Q5K, GgmlDType::Q5K),
+    (Format::Q6K, GgmlDType::Q6K),
 ];
+
+/// Matrix shapes for a format: edge sizes and odd row counts (K-quant rows are multiples of
+/// 256, and an odd count of blocks of 32 leaves a padding block).
+fn shapes(format: Format) -> Vec<(usize, usize)> {
+    if format.block_values() == 256 {
+        vec![(1, 256), (3, 512), (17, 768), (5, 1280), (33, 1536)]
+    } else {
+        vec![(1, 32), (3, 64), (17, 96), (5, 576), (33, 1536)]
+    }
+}
+
+/// How far an unpacked weight may be from candle's: the last bit for the legacy formats;
+/// for K-quants, whose scale and offset products are rounded to f16 at load, 2⁻¹¹ of the
+/// terms `d·w` and `c` (bounded by the row's largest weight and the value itself).
+fn tolerance(format: Format, value: f32, row_max: f32) -> f32 {
+    if format.block_values() == 256 {
+        2f32.powi(-10) * (value.abs() + 2.0 * row_max) + 1e-7
+    } else {
+        1e-6 * value.abs().max(1.0)
+    }
+}
 
 /// Deterministic values in about [-1, 1], with some rows scaled up and a few exact zeros.
 fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -44,24 +68,19 @@ fn quantized(format: GgmlDType, rows: usize, cols: usize, seed: u64) -> (Vec<u8>
     )
 }
 
-const SHAPES: [(usize, usize); 5] = [(1, 32), (3, 64), (17, 96), (5, 576), (33, 1536)];
-
 #[test]
 fn unpacked_weights_equal_candles_dequantized_ones() {
     for (format, ggml) in FORMATS {
-        for (seed, &(rows, cols)) in SHAPES.iter().enumerate() {
+        for (seed, &(rows, cols)) in shapes(format).iter().enumerate() {
             let (data, dense) = quantized(ggml, rows, cols, seed as u64);
             let m = QuantMatrix::from_gguf(format, rows, cols, &data).unwrap();
             for j in 0..rows {
-                for (i, (a, b)) in m
-                    .dequantize_row(j)
-                    .iter()
-                    .zip(&dense[j * cols..])
-                    .enumerate()
-                {
+                let want = &dense[j * cols..][..cols];
+                let row_max = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+                for (i, (a, b)) in m.dequantize_row(j).iter().zip(want).enumerate() {
                     // d·w + c and d·(w − z) round differently in the last bit.
                     assert!(
-                        (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                        (a - b).abs() <= tolerance(format, *b, row_max),
                         "{format:?} {rows}×{cols} row {j} value {i}: {a} vs {b}"
                     );
                 }
@@ -75,9 +94,11 @@ fn every_kernel_agrees_with_the_reference_and_with_dequantized_f32() {
     let kernels = Kernel::available();
     eprintln!("kernels on this CPU: {kernels:?}");
     for (format, ggml) in FORMATS {
-        for (seed, &(rows, cols)) in SHAPES.iter().enumerate() {
-            let (data, dense) = quantized(ggml, rows, cols, 100 + seed as u64);
+        for (seed, &(rows, cols)) in shapes(format).iter().enumerate() {
+            let (data, _) = quantized(ggml, rows, cols, 100 + seed as u64);
             let m = QuantMatrix::from_gguf(format, rows, cols, &data).unwrap();
+            // The unpacked weights (candle's, to the rounding the test above allows).
+            let dense: Vec<f32> = (0..rows).flat_map(|j| m.dequantize_row(j)).collect();
             // Few rows (columns split over threads) and many (row blocks).
             for batch in [1, 2, 5, 9, 70] {
                 let x = values(batch * cols, 7 + seed as u64 * 13 + batch as u64);
@@ -120,7 +141,7 @@ fn every_kernel_agrees_with_the_reference_and_with_dequantized_f32() {
 
 #[test]
 fn a_row_is_bit_identical_alone_and_inside_any_batch() {
-    let (rows, cols) = (37, 576);
+    let (rows, cols) = (37, 768);
     for (format, ggml) in FORMATS {
         let (data, _) = quantized(ggml, rows, cols, 42);
         let m = QuantMatrix::from_gguf(format, rows, cols, &data).unwrap();
