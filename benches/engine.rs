@@ -4,7 +4,9 @@
 //!
 //! `cargo bench --bench engine` (model: `$CANDOR_BENCH_MODEL`, else the shared SmolLM2 GGUF;
 //! threads: `--threads N` after `--`, default all cores; `--quick`: one run per measurement;
-//! `--tiny`: only the tiny architecture table).
+//! `--tiny`: only the tiny architecture table; `--formats a.gguf,b.gguf`: only the table of
+//! quantized files, each beside its f32 weights and, when `$LLAMA_BENCH` names a `llama-bench`
+//! binary, llama.cpp's prefill and decode measured in the same run, with the ratios).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -55,6 +57,108 @@ const TEXT: &str = "The old lighthouse keeper climbed the narrow spiral stairs e
 carrying a brass lantern and a worn notebook in which he carefully recorded the weather, the passing \
 ships, and the strange green lights he sometimes saw far out over the restless sea. ";
 
+/// Prefill of 512 tokens and decode of 64 after a 16-token prompt, in tokens per second
+/// (medians of `runs`).
+fn speeds(model: &CandleModel, runs: usize) -> (f64, f64) {
+    let tok = model.tokenizer().expect("tokenizer");
+    let ids: Vec<u32> = tok
+        .encode(&TEXT.repeat(12))
+        .unwrap()
+        .into_iter()
+        .take(512)
+        .collect();
+    assert_eq!(ids.len(), 512);
+    let one = GenerationParams {
+        max_new_tokens: 1,
+        ..Default::default()
+    };
+    let prefill = time(runs, || {
+        model.generate_ids(&ids, &one, false).unwrap();
+    });
+    let n = 64;
+    let many = GenerationParams {
+        max_new_tokens: n + 1,
+        ..Default::default()
+    };
+    let short = &ids[..16];
+    let first = time(runs, || {
+        model.generate_ids(short, &one, false).unwrap();
+    });
+    let all = time(runs, || {
+        model.generate_ids(short, &many, false).unwrap();
+    });
+    (512.0 / prefill, n as f64 / (all - first))
+}
+
+/// llama.cpp's own numbers for `model` (pp512 and tg64, tokens per second): `$LLAMA_BENCH`
+/// (a `llama-bench` binary) run in this process's benchmark, so both sides share the machine's
+/// state. `None` when it is not set; a failure to run it is reported and also `None`.
+fn llama_bench(model: &std::path::Path, threads: Option<usize>) -> Option<(f64, f64)> {
+    let bin = std::env::var_os("LLAMA_BENCH")?;
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args(["-p", "512", "-n", "64", "-r", "1", "-o", "json", "-m"])
+        .arg(model);
+    if let Some(t) = threads {
+        cmd.args(["-t", &t.to_string()]);
+    }
+    let out = match cmd.output() {
+        Ok(out) if out.status.success() => out,
+        Ok(out) => {
+            eprintln!("{bin:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+            return None;
+        }
+        Err(e) => {
+            eprintln!("cannot run {bin:?}: {e}");
+            return None;
+        }
+    };
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let rate = |prompt: u64, gen: u64| {
+        runs.as_array()?
+            .iter()
+            .find(|r| r["n_prompt"] == prompt && r["n_gen"] == gen)?["avg_ts"]
+            .as_f64()
+    };
+    Some((rate(512, 0)?, rate(0, 64)?))
+}
+
+/// The quantized formats table: for each GGUF of `models`, llama.cpp (when `$LLAMA_BENCH` is
+/// set), candor's quantized kernels and f32 weights, prefill and decode, in one run.
+fn formats(models: &[PathBuf], threads: Option<usize>, quick: bool) {
+    println!(
+        "| file | llama.cpp pp512 | candor quantized pp512 | ratio | candor f32 pp512 | llama.cpp tg64 | candor quantized tg64 | ratio | candor f32 tg64 |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    let runs = if quick { 1 } else { 3 };
+    for path in models {
+        let files = hub::local(path).expect("a GGUF file");
+        let at = |weights| {
+            let opts = LoadOptions {
+                weights,
+                ..LoadOptions::default()
+            };
+            let model = CandleModel::load_files(&files, &opts).expect("model loads");
+            speeds(&model, runs)
+        };
+        let (qp, qd) = at(WeightFormat::Quantized);
+        let (fp, fd) = at(WeightFormat::F32);
+        let (lp, ld) = match llama_bench(path, threads) {
+            Some((p, d)) => (format!("{p:.1}"), format!("{d:.1}")),
+            None => ("-".into(), "-".into()),
+        };
+        let ratio = |ours: f64, theirs: &str| {
+            theirs
+                .parse::<f64>()
+                .map_or("-".into(), |t| format!("{:.2}x", ours / t))
+        };
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        println!(
+            "| {name} | {lp} | {qp:.1} | {} | {fp:.1} | {ld} | {qd:.1} | {} | {fd:.1} |",
+            ratio(qp, &lp),
+            ratio(qd, &ld)
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let threads = args
@@ -67,6 +171,15 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     if args.iter().any(|a| a == "--tiny") {
         tiny_architectures(quick);
+        return;
+    }
+    if let Some(list) = args
+        .iter()
+        .position(|a| a == "--formats")
+        .and_then(|i| args.get(i + 1))
+    {
+        let models: Vec<PathBuf> = list.split(',').map(PathBuf::from).collect();
+        formats(&models, threads, quick);
         return;
     }
     println!(
@@ -87,46 +200,14 @@ fn main() {
         } else {
             model.info().weights.clone()
         };
-        let tok = model.tokenizer().expect("tokenizer");
-        let ids: Vec<u32> = tok
-            .encode(&TEXT.repeat(12))
-            .unwrap()
-            .into_iter()
-            .take(512)
-            .collect();
-        assert_eq!(ids.len(), 512);
         let runs = if weights == WeightFormat::F32 && !quick {
             3
         } else {
             1
         };
-        let one = GenerationParams {
-            max_new_tokens: 1,
-            ..Default::default()
-        };
-        let prefill = time(runs, || {
-            model.generate_ids(&ids, &one, false).unwrap();
-        });
-        println!(
-            "| prefill, 512 tokens | {label} | {:.1} tok/s ({prefill:.2} s) |",
-            512.0 / prefill
-        );
-        let n = 64;
-        let many = GenerationParams {
-            max_new_tokens: n + 1,
-            ..Default::default()
-        };
-        let short = &ids[..16];
-        let first = time(runs, || {
-            model.generate_ids(short, &one, false).unwrap();
-        });
-        let all = time(runs, || {
-            model.generate_ids(short, &many, false).unwrap();
-        });
-        println!(
-            "| decode, {n} tokens after a 16-token prompt | {label} | {:.1} tok/s |",
-            n as f64 / (all - first)
-        );
+        let (prefill, decode) = speeds(&model, runs);
+        println!("| prefill, 512 tokens | {label} | {prefill:.1} tok/s |");
+        println!("| decode, 64 tokens after a 16-token prompt | {label} | {decode:.1} tok/s |");
     }
     // Multiple choice: a 6-shot style context of ~170 tokens, 4 choices, 8 questions.
     let preamble = "Q: What is human life expectancy in the United States?\nA: Human life expectancy in the United States is 78 years.\n\n\

@@ -22,8 +22,9 @@
 //!
 //! With f32 weights (the default when they fit in memory) log-probs match a PyTorch float32
 //! reference to ~1e-4 nats per token, and a request's score does not depend on the batch it
-//! runs in. Quantized weights (`WeightFormat::Quantized`) use candle's quantized kernels,
-//! which round activations to 8 bits before each matmul; their log-probs differ from the f32
+//! runs in. Quantized weights (`WeightFormat::Quantized`) use candor's kernels on the CPU
+//! (`candor-kernels`: Q4_0 to Q8_0 and Q4_K, Q5_K, Q6_K) and candle's otherwise; both round
+//! activations to 8 bits before each matmul, so their log-probs differ from the f32
 //! reference by ~0.1 nats per token. They are still deterministic: the same requests in the
 //! same batches give bit-identical scores from run to run.
 

@@ -77,6 +77,9 @@ fn kernel_format(t: GgmlDType) -> Option<Format> {
         GgmlDType::Q5_0 => Format::Q5_0,
         GgmlDType::Q5_1 => Format::Q5_1,
         GgmlDType::Q8_0 => Format::Q8_0,
+        GgmlDType::Q4K => Format::Q4K,
+        GgmlDType::Q5K => Format::Q5K,
+        GgmlDType::Q6K => Format::Q6K,
         _ => return None,
     })
 }
@@ -163,7 +166,7 @@ pub(crate) struct WeightStore {
     pub quantized: bool,
     /// Whether candor's kernels may multiply the quantized weights whose format they know.
     own_kernels: bool,
-    /// Whether some layer took them (a model of K-quants only never does).
+    /// Whether some layer took them (a model of other formats only, Q2_K or Q3_K, never does).
     kernel_layers: AtomicBool,
 }
 

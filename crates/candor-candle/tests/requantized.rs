@@ -6,7 +6,8 @@
 //! Moving Q4_1 values onto another 4- or 5-bit grid adds error of its own (Q4_0, Q5_0 and Q5_1
 //! land 0.2-0.75 nats/token from f32 with either kernel), so the 0.1-nat bound applies to the
 //! grids that hold Q4_1's values (Q4_1 itself and Q8_0); every format must be as close with
-//! candor's kernels as with candle's.
+//! candor's kernels as with candle's. K-quants take the matrices whose rows are whole
+//! super-blocks, and llama.cpp's fallbacks the others.
 
 mod common;
 
@@ -18,6 +19,19 @@ use candle_core::Device;
 use candor_candle::{CandleModel, LoadOptions, ModelFiles, WeightFormat};
 use common::{read_json, shared, smollm2_path, u32s};
 
+/// The type a matrix of `cols` columns takes when `dtype` is asked for: K-quants need rows of
+/// whole super-blocks of 256, and llama.cpp's quantizer falls back as here where they are not
+/// (SmolLM2's 576-wide inputs; its 1536-wide `ffn_down` takes the K-quant).
+fn fitting(dtype: GgmlDType, cols: usize) -> GgmlDType {
+    match dtype {
+        _ if cols % 256 == 0 => dtype,
+        GgmlDType::Q4K => GgmlDType::Q5_0,
+        GgmlDType::Q5K => GgmlDType::Q5_1,
+        GgmlDType::Q6K => GgmlDType::Q8_0,
+        _ => dtype,
+    }
+}
+
 /// Writes `src` with its Q4_1 matrices re-quantized to `dtype`.
 fn requantize(src: &Path, dtype: GgmlDType, out: &Path) {
     let mut file = File::open(src).unwrap();
@@ -26,7 +40,8 @@ fn requantize(src: &Path, dtype: GgmlDType, out: &Path) {
     for (name, info) in &content.tensor_infos {
         let t = content.tensor(&mut file, name, &Device::Cpu).unwrap();
         let t = if info.ggml_dtype == GgmlDType::Q4_1 {
-            QTensor::quantize(&t.dequantize(&Device::Cpu).unwrap(), dtype).unwrap()
+            let cols = *info.shape.dims().last().unwrap();
+            QTensor::quantize(&t.dequantize(&Device::Cpu).unwrap(), fitting(dtype, cols)).unwrap()
         } else {
             t
         };
@@ -92,6 +107,9 @@ fn every_kernel_format_is_as_close_to_f32_as_candles() {
         GgmlDType::Q5_0,
         GgmlDType::Q5_1,
         GgmlDType::Q8_0,
+        GgmlDType::Q4K,
+        GgmlDType::Q5K,
+        GgmlDType::Q6K,
     ] {
         let file = dir.join(format!("smollm2-{dtype:?}.gguf"));
         requantize(&path, dtype, &file);
