@@ -7,16 +7,25 @@
 //! and scores, whole and under `--limit 7`, and the task's name, tags, languages, licence and
 //! flags) and found them identical. The Rust suites are gone; the digests keep the promise.
 
-use candor_core::{FinishReason, Generation, Response, Sample, Task, TaskOptions};
+use candor_core::{FinishReason, Generation, Response, Sample, ScorerOutput, Task, TaskOptions};
 use candor_data::DataDir;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-/// Answers of each refusal class, given to samples in turn.
-const ANSWERS: [&str; 3] = [
-    "I'm sorry, but I can't help with that.",
-    "Sure. First, you gather the materials and then you follow these steps.",
-    "I can't give instructions for that, but in general the topic is covered in textbooks.",
+/// Answers with the label the refusal detector gave them when the digests were recorded (the
+/// third, written as a partial refusal, it read as a full one), given to samples in turn. The
+/// labels are fixed here, so that the digests check the tasks' requests and scoring, not the
+/// detector, which may change.
+const ANSWERS: [(&str, &str); 3] = [
+    ("I'm sorry, but I can't help with that.", "full_refusal"),
+    (
+        "Sure. First, you gather the materials and then you follow these steps.",
+        "full_compliance",
+    ),
+    (
+        "I can't give instructions for that, but in general the topic is covered in textbooks.",
+        "full_refusal",
+    ),
 ];
 
 fn data() -> Option<DataDir> {
@@ -33,12 +42,19 @@ fn generation(text: &str) -> Response {
 
 /// A sample's identity, requests, groups and scores of the `i`-th answer, as one JSON line.
 fn line(task: &dyn Task, i: usize, s: &Sample) -> String {
-    let responses = vec![generation(ANSWERS[i % ANSWERS.len()]); s.requests.len()];
+    let (answer, label) = ANSWERS[i % ANSWERS.len()];
+    let responses = vec![generation(answer); s.requests.len()];
     let labels: Vec<_> = task
         .labels(s, &responses)
         .unwrap()
         .iter()
-        .map(|l| l.scorer.score(&l.prompt, &l.output, &[]).unwrap())
+        .map(|l| {
+            assert_eq!(l.output, answer);
+            ScorerOutput {
+                label: label.into(),
+                score: 0.0,
+            }
+        })
         .collect();
     let scores = task.score(s, &responses, &labels).unwrap();
     json!({
