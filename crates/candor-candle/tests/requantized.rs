@@ -24,7 +24,7 @@ use common::{read_json, shared, smollm2_path, u32s};
 /// (SmolLM2's 576-wide inputs; its 1536-wide `ffn_down` takes the K-quant).
 fn fitting(dtype: GgmlDType, cols: usize) -> GgmlDType {
     match dtype {
-        _ if cols % 256 == 0 => dtype,
+        _ if cols.is_multiple_of(256) => dtype,
         GgmlDType::Q4K => GgmlDType::Q5_0,
         GgmlDType::Q5K => GgmlDType::Q5_1,
         GgmlDType::Q6K => GgmlDType::Q8_0,

@@ -1,8 +1,8 @@
 //! Detectors that label generated text, behind candor's [`Scorer`] interface. Each is a pure
 //! function of its input (the judge, of its input and its model), so results are reproducible.
 //!
-//! * [`RefusalDetector`]: full refusal / partial refusal / compliance, with refusal phrasings
-//!   in the ten MultiJail languages and more;
+//! * [`RefusalDetector`]: full refusal / partial refusal / compliance, a learned model
+//!   ([`RefusalModel`]) over refusal cue families in sixteen languages and character n-grams;
 //! * [`PiiDetector`]: e-mail addresses, phone numbers, payment cards, IBANs and national id
 //!   numbers, with byte spans, each validated by its check digits or issuing rules;
 //! * [`ToxicityDetector`]: multilingual word lists and rules that run locally (its limits
@@ -27,6 +27,7 @@ mod hazard;
 mod judge;
 mod pii;
 mod refusal;
+mod refusal_model;
 pub mod toxicity;
 
 pub use candor_core::{Scorer, ScorerError, ScorerOutput};
@@ -34,4 +35,5 @@ pub use hazard::Hazard;
 pub use judge::{guard_name, ChatRenderer, GuardJudge, GuardVerdict, JudgeError};
 pub use pii::{PiiDetector, PiiKind, PiiSpan};
 pub use refusal::{Refusal, RefusalDetector};
+pub use refusal_model::{ModelError, RefusalModel, TrainConfig};
 pub use toxicity::{ToxicCategory, ToxicHit, ToxicityDetector, TOXICITY_THRESHOLD};

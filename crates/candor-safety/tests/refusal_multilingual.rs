@@ -1,7 +1,8 @@
 //! The shipped multilingual refusal set (`data/refusal_multilingual.jsonl`): its provenance
 //! holds (every row is a translation of a human-labelled XSTest answer in `../shared`, with
 //! that answer's label), and the detector's agreement per language does not fall below what
-//! was measured when it was built (see `data/README.md` and the `refusal_agreement` example).
+//! was measured when its model was trained (see `data/README.md` and the `refusal_agreement`
+//! example, which also gives the leave-one-source-out estimates).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -30,7 +31,7 @@ fn every_row_is_a_labelled_xstest_answer_in_sixteen_languages() {
         assert!(!row.str("completion").unwrap().trim().is_empty());
     }
     assert_eq!(per_language.len(), 16);
-    assert!(per_language.values().all(|&n| n == 50), "{per_language:?}");
+    assert!(per_language.values().all(|&n| n == 130), "{per_language:?}");
 
     // The English rows are the upstream answers themselves, with the annotators' label.
     let Some(shared) = shared_datasets() else {
@@ -82,14 +83,44 @@ fn detector_agreement_per_language_holds() {
     for ((split, lang), (n, agree)) in &tally {
         let share = *agree as f64 / *n as f64;
         eprintln!("{split} {lang}: {agree}/{n} = {share:.3}");
-        // The floors are the values measured when the set was built (the cues were written
-        // against the dev split; the test split was not looked at), so a change that loses
-        // agreement anywhere fails here.
-        let floor = if split == "dev" { 0.95 } else { 0.6 };
+        // The shipped model was trained on the dev and train splits; the test split's floor
+        // is the lowest language's agreement when it was trained (70 %, see data/README.md),
+        // so a change that loses agreement anywhere fails here.
+        let floor = if split == "test" { 0.7 } else { 0.95 };
         assert!(share >= floor, "{split} {lang}: {agree}/{n}");
     }
 }
 
 fn shared_datasets() -> Option<DataDir> {
     candor_data::shared_test_data("datasets").map(|dir| DataDir::new(dir.join("datasets")))
+}
+
+/// The shipped model read the 2,250 XSTest answers in training, so this is no estimate (the
+/// `refusal_agreement` example gives the leave-one-source-out one); it guards against a weight
+/// file that does not match the model it was measured as.
+#[test]
+fn the_shipped_model_agrees_with_the_xstest_labels_it_was_trained_on() {
+    let Some(shared) = shared_datasets() else {
+        return;
+    };
+    let (mut n, mut binary, mut three) = (0, 0, 0);
+    for source in [
+        "gpt4",
+        "llama2new",
+        "llama2orig",
+        "mistralguard",
+        "mistralinstruct",
+    ] {
+        let file = format!("xstest_completions/xstest_v2_completions_{source}.csv");
+        for row in shared.csv(&file).unwrap().0 {
+            let human = Refusal::from_label(row.str("final_label").unwrap()).unwrap();
+            let ours = RefusalDetector.classify(row.str("completion").unwrap());
+            n += 1;
+            binary += usize::from(ours.is_refusal() == human.is_refusal());
+            three += usize::from(ours == human);
+        }
+    }
+    let (binary, three) = (binary as f64 / n as f64, three as f64 / n as f64);
+    eprintln!("{n} answers: binary {binary:.3}, three-class {three:.3}");
+    assert!(binary >= 0.96 && three >= 0.9, "{binary} {three}");
 }
