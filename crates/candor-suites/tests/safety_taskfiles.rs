@@ -40,18 +40,24 @@ fn generation(text: &str) -> Response {
     })
 }
 
-/// A sample's identity, requests, groups and scores of the `i`-th answer, as one JSON line.
+/// A sample's identity, requests, groups and scores as one JSON line: sample `i` gets answer
+/// `i + k` (of [`ANSWERS`], in turn) to its request `k`, so a paired sample's two answers
+/// differ.
 fn line(task: &dyn Task, i: usize, s: &Sample) -> String {
-    let (answer, label) = ANSWERS[i % ANSWERS.len()];
-    let responses = vec![generation(answer); s.requests.len()];
+    let answer = |k: usize| ANSWERS[(i + k) % ANSWERS.len()];
+    let responses: Vec<Response> = (0..s.requests.len())
+        .map(|k| generation(answer(k).0))
+        .collect();
     let labels: Vec<_> = task
         .labels(s, &responses)
         .unwrap()
         .iter()
         .map(|l| {
-            assert_eq!(l.output, answer);
+            let k = (0..responses.len())
+                .find(|&k| answer(k).0 == l.output)
+                .expect("a label request for one of the answers");
             ScorerOutput {
-                label: label.into(),
+                label: answer(k).1.into(),
                 score: 0.0,
             }
         })
@@ -93,7 +99,7 @@ fn fingerprint(task: &dyn Task) -> (Vec<String>, String) {
 }
 
 /// sha256 of each suite's [`fingerprint`], as the Rust suites gave it.
-const RECORDED: [(&str, usize, &str); 3] = [
+const RECORDED: [(&str, usize, &str); 4] = [
     (
         "advbench",
         528,
@@ -103,6 +109,11 @@ const RECORDED: [(&str, usize, &str); 3] = [
         "do_not_answer",
         947,
         "2d056afbe2e1c75ec4f11abe7160b561b43c0b4576c0eade682211fdd9ad7c5c",
+    ),
+    (
+        "multijail",
+        3221,
+        "ce508f257facf06d8fed942467b3de966121a0b4f08615c40f72abffd76a69fb",
     ),
     (
         "xstest",
@@ -132,4 +143,26 @@ fn task_files_ask_and_score_as_the_rust_suites_did() {
             task.info().description
         );
     }
+}
+
+#[test]
+fn interim_multijail() {
+    let Some(data) = data() else { return };
+    let rust = candor_suites::tasks(&["multijail"], &data)
+        .unwrap()
+        .remove(0);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tasks/multijail");
+    let file = candor_suites::load_task_files(&dir, &data, &candor_suites::Scorers::default())
+        .unwrap()
+        .remove(0)
+        .tasks
+        .remove(0);
+    let (want, wh) = fingerprint(rust.as_ref());
+    let (got, gh) = fingerprint(file.as_ref());
+    println!("rust {} {wh}\nfile {} {gh}", want.len(), got.len());
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(w, g);
+    }
+    assert_eq!(want.len(), got.len());
+    println!("{}\n{}", rust.info().description, file.info().description);
 }

@@ -365,6 +365,26 @@ fn check(src: &Source, c: &TaskConfig) -> Result<(), TaskFileError> {
             "hazard needs safety: harmful (it pools unsafe compliance per hazard)",
         ));
     }
+    if c.language_breakdown && c.languages.is_none() {
+        return Err(invalid(
+            "language_breakdown",
+            "language_breakdown needs languages: (the languages each document is asked in)",
+        ));
+    }
+    if c.language_breakdown && c.num_fewshot > 0 {
+        return Err(invalid(
+            "language_breakdown",
+            "language_breakdown takes no few-shot examples (they would mix languages)",
+        ));
+    }
+    if c.paired_reference
+        && !(c.language_breakdown && c.safety == Some(Safety::Kind(SafetyKind::Harmful)))
+    {
+        return Err(invalid(
+            "paired_reference",
+            "paired_reference needs language_breakdown: true and safety: harmful (it pairs each answer with the reference language's on the same harmful prompt)",
+        ));
+    }
     if c.language.is_some() && c.languages.is_some() {
         return Err(invalid(
             "language",
@@ -467,7 +487,29 @@ pub(crate) fn parse_task(
             }
         }
     };
-    let langs = languages(src, &c)?;
+    let mut langs = languages(src, &c)?;
+    // One task over every language: its documents are asked in each.
+    let breakdown: Vec<(String, Map<String, Json>)> = if c.language_breakdown {
+        std::mem::replace(&mut langs, vec![(None, Map::new())])
+            .into_iter()
+            .filter_map(|(code, lits)| Some((code?, lits)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if c.paired_reference {
+        let reference = c.reference_language.as_deref().unwrap_or("en");
+        if !breakdown.iter().any(|(code, _)| code == reference) {
+            return Err(TaskFileError::Invalid {
+                file: src.origin.clone(),
+                line: line_of(src.text, "paired_reference"),
+                key: "paired_reference".into(),
+                message: format!(
+                    "the reference language '{reference}' is not in languages: (set reference_language:)"
+                ),
+            });
+        }
+    }
     let spec = Arc::new(Spec {
         origin: src.origin.clone(),
         text: src.text.to_string(),
@@ -525,6 +567,7 @@ pub(crate) fn parse_task(
                 languages: lang
                     .iter()
                     .chain(spec.config.language.as_ref())
+                    .chain(breakdown.iter().map(|(code, _)| code))
                     .cloned()
                     .collect(),
                 dataset: spec.dataset.clone(),
@@ -533,6 +576,7 @@ pub(crate) fn parse_task(
                 spec: Arc::clone(&spec),
                 literals,
                 lang,
+                breakdown: breakdown.clone(),
                 info,
                 data: data.clone(),
                 harm: Arc::clone(harm),

@@ -369,6 +369,15 @@ pub struct TaskConfig {
     pub filter_list: Vec<FilterConfig>,
     /// candor: expand into one task per language.
     pub languages: Option<Languages>,
+    /// candor: with `languages:`, one task instead of one per language: each document gives a
+    /// sample in every language, with a `language` breakdown (as MultiJail reports).
+    #[serde(default)]
+    pub language_breakdown: bool,
+    /// candor: with `language_breakdown` and `safety: harmful`, each sample in another
+    /// language also asks the same document in the reference language and scores
+    /// `gap_to_<reference>`: its unsafe compliance minus the reference's, on the same prompt.
+    #[serde(default)]
+    pub paired_reference: bool,
     /// Free-form (lm-evaluation-harness keeps `version` here); recorded, not interpreted.
     pub metadata: Option<Value>,
 }

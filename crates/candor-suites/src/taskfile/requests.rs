@@ -38,7 +38,20 @@ impl FileTask {
             docs = self.interleave(docs)?;
         }
         let k = options.num_fewshot.unwrap_or(c.num_fewshot);
-        let count = docs.len().min(options.limit.unwrap_or(usize::MAX));
+        if k > 0 && !self.breakdown.is_empty() {
+            return Err(self.key_error(
+                "language_breakdown",
+                "language_breakdown takes no few-shot examples (they would mix languages)".into(),
+            ));
+        }
+        // A limit counts rows: with a language breakdown, each gives a document per language.
+        let limit = options.limit.unwrap_or(usize::MAX);
+        let count = docs.iter().take_while(|d| d.index < limit).count();
+        let count = if self.breakdown.is_empty() {
+            docs.len().min(limit)
+        } else {
+            count
+        };
         let shots = self.shots(k, options.seed, &docs, count, &mut files)?;
         docs.truncate(count);
         let mut samples = Vec::with_capacity(docs.len());
@@ -64,6 +77,9 @@ impl FileTask {
             let prefix = format!("{description}{preamble}");
             samples.push(self.sample(i, doc, &prefix, (&description, examples), options)?);
         }
+        if c.paired_reference {
+            self.pair_with_reference(&mut samples, &docs);
+        }
         let mut seen = BTreeMap::new();
         for (s, doc) in samples.iter().zip(&docs) {
             if let Some(first) = seen.insert(s.id.as_str(), doc) {
@@ -78,6 +94,27 @@ impl FileTask {
             }
         }
         Ok(TaskData { samples, files })
+    }
+
+    /// Each sample in a language other than the reference also asks the reference language's
+    /// request of the same row (the runner answers identical requests once).
+    fn pair_with_reference(&self, samples: &mut [Sample], docs: &[Doc]) {
+        let reference = self.info.reference();
+        let by_row: BTreeMap<usize, (Request, String)> = samples
+            .iter()
+            .zip(docs)
+            .filter(|(_, d)| d.lang.as_deref() == Some(reference))
+            .filter_map(|(s, d)| Some((d.index, (s.requests.first()?.clone(), s.prompt.clone()))))
+            .collect();
+        for (s, d) in samples.iter_mut().zip(docs) {
+            if d.lang.as_deref() == Some(reference) {
+                continue;
+            }
+            if let Some((request, prompt)) = by_row.get(&d.index) {
+                s.requests.push(request.clone());
+                s.target["reference"] = prompt.clone().into();
+            }
+        }
     }
 
     /// `docs` in round-robin order over their `interleave_by` values, in order of first
@@ -232,12 +269,17 @@ impl FileTask {
         };
         // The task is one language already: no per-sample language group (the report's
         // multilingual section compares the tasks); `group_by` names the breakdowns.
-        let mut groups: BTreeMap<String, String> = c
-            .group_by
-            .iter()
-            .enumerate()
-            .map(|(g, name)| Ok((name.clone(), self.text(&format!("group_by[{g}]"), doc)?)))
-            .collect::<Result<_, TaskFileError>>()?;
+        // A document whose value is empty has no group of that breakdown.
+        let mut groups = BTreeMap::new();
+        for (g, name) in c.group_by.iter().enumerate() {
+            let value = self.text(&format!("group_by[{g}]"), doc)?;
+            if !value.is_empty() {
+                groups.insert(name.clone(), value);
+            }
+        }
+        if let Some(lang) = &doc.lang {
+            groups.insert(group::LANGUAGE.into(), lang.clone());
+        }
         let mut target = target;
         if let Some(safety) = &c.safety {
             let kind = match safety {
@@ -257,12 +299,13 @@ impl FileTask {
             target["safety"] = kind.name().into();
             // A benign prompt has no hazard; it only sounds like one.
             if kind == SafetyKind::Harmful && c.hazard.is_some() {
-                let value = self.text("hazard", doc)?;
-                groups.insert(group::HAZARD.into(), self.hazard_code(i, &value)?);
+                groups.insert(group::HAZARD.into(), self.hazard(i, doc)?);
             }
         }
         let id = if self.spec.templates.has("doc_to_id") {
             self.text("doc_to_id", doc)?
+        } else if let Some(lang) = &doc.lang {
+            format!("{}:{lang}", doc.index)
         } else {
             i.to_string()
         };
@@ -275,7 +318,33 @@ impl FileTask {
         })
     }
 
-    /// The `hazard` group of document `i`: its value through `hazard_map`, as a code.
+    /// The `hazard` group of document `i`. A list (a document with several categories) takes
+    /// the first entry that maps to a hazard, `unmapped` when none does; every entry must be
+    /// known.
+    fn hazard(&self, i: usize, doc: &Doc) -> Result<String, TaskFileError> {
+        let v = self.eval("hazard", doc)?;
+        if v.kind() != minijinja::value::ValueKind::Seq {
+            return self.hazard_code(i, &v.as_str().map_or_else(|| v.to_string(), str::to_string));
+        }
+        let mut first = None;
+        for entry in v
+            .try_iter()
+            .map_err(|e| self.render_error("hazard", doc, e.to_string()))?
+        {
+            let code = self.hazard_code(
+                i,
+                &entry
+                    .as_str()
+                    .map_or_else(|| entry.to_string(), str::to_string),
+            )?;
+            if first.is_none() && code != crate::hazards::UNMAPPED {
+                first = Some(code);
+            }
+        }
+        Ok(first.unwrap_or_else(|| crate::hazards::UNMAPPED.into()))
+    }
+
+    /// One value through `hazard_map`, as a code.
     fn hazard_code(&self, i: usize, value: &str) -> Result<String, TaskFileError> {
         let c = &self.spec.config;
         let value = value.trim();

@@ -275,6 +275,20 @@ impl FileTask {
                         &self.info.name,
                         sample,
                     )?;
+                    if let Some(reference) =
+                        labels.get(1).filter(|_| self.spec.config.paired_reference)
+                    {
+                        let theirs = harmful::complied(
+                            self.labeller(sample).as_ref(),
+                            reference,
+                            &self.info.name,
+                            sample,
+                        )?;
+                        out.insert(
+                            format!("gap_to_{}", self.info.reference()),
+                            complied - theirs,
+                        );
+                    }
                     let is = |l: &str| f64::from(u8::from(label.label == l));
                     let kind = sample_kind(sample);
                     for m in &self.spec.metrics {

@@ -39,6 +39,11 @@ pub(crate) struct Doc {
     pub ctx: Map<String, Json>,
     pub file: String,
     pub row: usize,
+    /// Position of its row among the split's rows (a row gives one document per language of a
+    /// `language_breakdown`).
+    pub index: usize,
+    /// Its language, with `language_breakdown`.
+    pub lang: Option<String>,
 }
 
 /// A task defined by a task file (one language of it).
@@ -46,6 +51,9 @@ pub struct FileTask {
     pub(crate) spec: Arc<Spec>,
     pub(crate) literals: Map<String, Json>,
     pub(crate) lang: Option<String>,
+    /// With `language_breakdown`: every language's (code, literals); each document is asked
+    /// in all of them.
+    pub(crate) breakdown: Vec<(String, Map<String, Json>)>,
     pub(crate) info: TaskInfo,
     pub(crate) data: DataDir,
     /// What labels the answers of a `safety: harmful` task: the refusal detector, or a guard
@@ -244,6 +252,8 @@ impl FileTask {
             ctx: self.base_ctx(),
             file: spec.origin.clone(),
             row: 0,
+            index: 0,
+            lang: None,
         };
         let pattern = self.text(&pattern_key, &lit)?;
         // A Hub dataset's files are paths inside its repo, read from the HF cache.
@@ -288,8 +298,13 @@ impl FileTask {
             }
             files.push(file);
             for row in rows {
-                if let Some(doc) = self.doc(row, &rel)? {
-                    docs.push(doc);
+                let index = docs.last().map_or(0, |d: &Doc| d.index + 1);
+                if self.breakdown.is_empty() {
+                    docs.extend(self.doc(row, &rel, index, None)?);
+                    continue;
+                }
+                for (code, literals) in &self.breakdown {
+                    docs.extend(self.doc(row.clone(), &rel, index, Some((code, literals)))?);
                 }
             }
         }
@@ -360,10 +375,20 @@ impl FileTask {
         r.map_err(|e| self.data_error(e))
     }
 
-    /// A row of data file `rel` as a document, or `None` when `doc_filter` drops it.
-    pub(super) fn doc(&self, row: Row, rel: &str) -> Result<Option<Doc>, TaskFileError> {
+    /// Row `index` of data file `rel` as a document (in `language`, with its literals, for a
+    /// `language_breakdown`), or `None` when `doc_filter` drops it.
+    pub(super) fn doc(
+        &self,
+        row: Row,
+        rel: &str,
+        index: usize,
+        language: Option<(&String, &Map<String, Json>)>,
+    ) -> Result<Option<Doc>, TaskFileError> {
         let mut ctx = row.fields;
-        // Which file a row came from, for sets split into one file per category.
+        // The row as one map, so a template can pick a column by name (`doc[lang]`), and
+        // which file it came from, for sets split into one file per category.
+        let whole = Json::Object(ctx.clone());
+        ctx.entry("doc").or_insert(whole);
         ctx.entry("source_file")
             .or_insert_with(|| Json::String(rel.to_string()));
         if let Some(m) = &self.spec.manifest {
@@ -383,10 +408,16 @@ impl FileTask {
             }
         }
         ctx.extend(self.base_ctx());
+        if let Some((code, literals)) = language {
+            ctx.extend(literals.clone());
+            ctx.insert("lang".into(), Json::String(code.clone()));
+        }
         let mut doc = Doc {
             ctx,
             file: row.file,
             row: row.line,
+            index,
+            lang: language.map(|(code, _)| code.clone()),
         };
         if self.spec.templates.has("doc_filter") && !self.eval("doc_filter", &doc)?.is_true() {
             return Ok(None);
@@ -422,7 +453,7 @@ impl Task for FileTask {
             &self.info.name,
             sample,
             responses,
-            None,
+            sample.target["reference"].as_str(),
         )
     }
 
