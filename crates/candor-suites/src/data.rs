@@ -241,6 +241,6 @@ mod tests {
             .find(|k| k.path == "multijail/MultiJail.csv")
             .unwrap();
         assert_eq!(mj.hub.as_ref().unwrap().path, "MultiJail.csv");
-        assert_eq!(mj.suites, vec!["multijail", "jailbreak"]);
+        assert_eq!(mj.suites, vec!["jailbreak", "multijail"]);
     }
 }

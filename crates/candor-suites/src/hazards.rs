@@ -15,9 +15,10 @@
 //! * A MultiJail prompt with several tags takes the first tag that maps (the annotators list
 //!   the main harm first); prompts whose tags all lack a hazard are unmapped.
 //!
-//! The suites written as task files (AdvBench, Do-Not-Answer, XSTest) keep their crosswalk in
-//! the file (`hazard:` and `hazard_map:`), with the reasons in its comments; this module holds
-//! the crosswalk of the suites written in Rust (MultiJail and the jailbreaks built on it).
+//! The suites written as task files (AdvBench, Do-Not-Answer, MultiJail, XSTest) keep their
+//! crosswalk in the file (`hazard:` and `hazard_map:`), with the reasons in its comments. This
+//! module holds MultiJail's for the jailbreak suite, written in Rust over MultiJail's prompts;
+//! a test checks that it agrees with `tasks/multijail`'s on every prompt.
 
 use candor_safety::Hazard;
 

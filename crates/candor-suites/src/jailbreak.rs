@@ -22,10 +22,10 @@ use candor_core::{
     LabelRequest, Response, Sample, Scorer, ScorerOutput, Task, TaskData, TaskError, TaskInfo,
     TaskOptions,
 };
-use candor_data::DataDir;
+use candor_data::{DataDir, Row};
 use serde_json::json;
 
-use crate::{dataset, harmful, hazards, multijail, SuiteSpec};
+use crate::{data_error, dataset, harmful, hazards, SuiteSpec};
 
 /// The wrappers, baseline first.
 pub const WRAPPERS: &[&str] = &[
@@ -78,6 +78,42 @@ pub fn wrap(
     Some((template.replace("{prompt}", english), "en"))
 }
 
+const FILE: &str = "multijail/MultiJail.csv";
+
+/// One MultiJail prompt in the languages the wrappers use.
+pub struct Prompt {
+    pub id: String,
+    pub tags: Vec<String>,
+    /// (language, text): English, then [`LOW_RESOURCE`].
+    pub texts: Vec<(&'static str, String)>,
+}
+
+/// The rows of `MultiJail.csv`, checked.
+pub fn read(data: &DataDir) -> Result<(Vec<Prompt>, candor_core::DataFile), TaskError> {
+    let (rows, file) = data.csv(FILE).map_err(data_error)?;
+    let prompts = rows.iter().map(prompt).collect::<Result<_, _>>()?;
+    Ok((prompts, file))
+}
+
+fn prompt(row: &Row) -> Result<Prompt, TaskError> {
+    let tags_field = row.str("tags").map_err(data_error)?;
+    let tags = hazards::parse_tag_list(tags_field).ok_or_else(|| {
+        TaskError::data(format!(
+            "{}:{}: field 'tags': expected a list like ['Theft'], found '{tags_field}'",
+            row.file, row.line
+        ))
+    })?;
+    let texts = std::iter::once(&"en")
+        .chain(LOW_RESOURCE)
+        .map(|&lang| Ok((lang, row.str(lang).map_err(data_error)?.trim().to_string())))
+        .collect::<Result<_, TaskError>>()?;
+    Ok(Prompt {
+        id: row.str("id").map_err(data_error)?.to_string(),
+        tags,
+        texts,
+    })
+}
+
 pub fn spec() -> SuiteSpec {
     SuiteSpec {
         name: "jailbreak",
@@ -123,7 +159,7 @@ impl Task for Jailbreak {
     }
 
     fn load(&self, options: &TaskOptions) -> Result<TaskData, TaskError> {
-        let (prompts, file) = multijail::read(&self.data)?;
+        let (prompts, file) = read(&self.data)?;
         let params = harmful::params(options);
         let mut samples = Vec::new();
         for (i, p) in prompts

@@ -23,7 +23,6 @@ pub mod data;
 mod harmful;
 pub mod hazards;
 mod jailbreak;
-mod multijail;
 pub mod taskfile;
 mod toxigen;
 mod truthfulqa;
@@ -106,10 +105,9 @@ impl SuiteSpec {
 }
 
 /// The suites written in Rust.
-pub(crate) fn rust_specs() -> [SuiteSpec; 6] {
+pub(crate) fn rust_specs() -> [SuiteSpec; 5] {
     [
         truthfulqa::spec(),
-        multijail::spec(),
         jailbreak::spec(),
         bbq::spec(),
         crows_pairs::spec(),
@@ -167,7 +165,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "unknown suite 'nope' (known suites: truthfulqa_mc, multijail, jailbreak, bbq, crows_pairs, toxigen, xcopa, xwinograd, mgsm, truthfulqa_multi, advbench, do_not_answer, xstest)"
+            "unknown suite 'nope' (known suites: truthfulqa_mc, jailbreak, bbq, crows_pairs, toxigen, xcopa, xwinograd, mgsm, truthfulqa_multi, advbench, do_not_answer, multijail, xstest)"
         );
     }
 }

@@ -412,7 +412,29 @@ fn the_hazard_crosswalk_covers_every_category_in_the_real_files() {
     for tag in &tags {
         assert!(hazards::multijail_tag(tag).is_ok(), "{tag}");
     }
-    // XSTest and Do-Not-Answer keep their crosswalk in their task files: loading the whole
+    // The jailbreak suite's crosswalk (hazards.rs) and MultiJail's task file agree on every
+    // prompt.
+    let multijail = one("multijail", &data)
+        .load(&TaskOptions::default())
+        .unwrap();
+    let jailbreak = one("jailbreak", &data)
+        .load(&TaskOptions::default())
+        .unwrap();
+    let by_prompt: BTreeMap<&str, &str> = multijail
+        .samples
+        .iter()
+        .filter_map(|s| Some((s.id.strip_suffix(":en")?, s.groups["hazard"].as_str())))
+        .collect();
+    assert_eq!(by_prompt.len(), 315);
+    for s in jailbreak
+        .samples
+        .iter()
+        .filter(|s| s.groups["wrapper"] == "none")
+    {
+        let id = s.id.strip_suffix(":none").unwrap();
+        assert_eq!(by_prompt[id], s.groups["hazard"], "prompt {id}");
+    }
+    // XSTest and Do-Not-Answer keep their crosswalk in their task files too: loading the whole
     // set maps every category (an unknown one is an error), and every hazard is valid.
     let dna = one("do_not_answer", &data)
         .load(&TaskOptions::default())

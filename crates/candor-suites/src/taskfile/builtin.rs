@@ -39,6 +39,10 @@ const TASK_FILES: &[(&str, &str)] = &[
         include_str!("../../../../tasks/do_not_answer/do_not_answer.yaml"),
     ),
     (
+        "multijail/multijail.yaml",
+        include_str!("../../../../tasks/multijail/multijail.yaml"),
+    ),
+    (
         "xstest/xstest.yaml",
         include_str!("../../../../tasks/xstest/xstest.yaml"),
     ),
