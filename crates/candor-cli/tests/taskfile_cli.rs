@@ -370,7 +370,7 @@ fn the_readme_safety_benchmark_runs_verbatim() {
     got.sort();
     assert_eq!(got, want, "{hazards:?}");
 
-    // A category the map lacks is an error naming the document.
+    // A category the map lacks is an error naming the data file and row.
     let yaml = readme_block("`tasks/harmful_requests.yaml`").replace("  poisoning: S1\n", "");
     std::fs::write(root.join("tasks/harmful_requests.yaml"), yaml).unwrap();
     let (ok, stdout, stderr) = candor(
@@ -385,7 +385,7 @@ fn the_readme_safety_benchmark_runs_verbatim() {
     );
     assert!(!ok, "{stdout}");
     assert!(
-        stderr.contains("document 5: 'poisoning' is not a hazard"),
+        stderr.contains("key 'hazard': safety/prompts.csv:7: 'poisoning' is not a hazard"),
         "{stderr}"
     );
 }

@@ -207,7 +207,11 @@ impl QuantMatrix {
         data: &[u8],
     ) -> Result<Self, KernelError> {
         if !cols.is_multiple_of(format.block_values()) || cols == 0 {
-            return Err(KernelError::RowLength { format, cols });
+            return Err(KernelError::RowLength {
+                format,
+                cols,
+                block: format.block_values(),
+            });
         }
         let expected = rows * cols / format.block_values() * format.block_bytes();
         if data.len() != expected {
@@ -235,8 +239,9 @@ impl QuantMatrix {
             let first = (i % per_row) * format.block_values();
             format.decode(block, &mut w, &mut dc);
             for (g, &(d, c)) in dc.iter().enumerate() {
-                let c16 = f16::from_f32(c);
-                if !c16.is_finite() || (format.exact_scales() && c16.to_f32() != c) {
+                let (d16, c16) = (f16::from_f32(d), f16::from_f32(c));
+                let rounded = format.exact_scales() && c16.to_f32() != c;
+                if !d16.is_finite() || !c16.is_finite() || rounded {
                     return Err(KernelError::Offset {
                         format,
                         row,
@@ -244,7 +249,7 @@ impl QuantMatrix {
                     });
                 }
                 let at = row * groups + first / format.group() + g;
-                scales[at] = f16::from_f32(d);
+                scales[at] = d16;
                 offsets[at] = c16;
             }
             for (k, w) in w.chunks_exact(BLOCK).enumerate() {

@@ -1,11 +1,13 @@
-//! Quantized matrix products `y = x·Wᵀ` for the GGUF block formats Q4_0, Q4_1, Q5_0, Q5_1 and
-//! Q8_0, on the CPU.
+//! Quantized matrix products `y = x·Wᵀ` for the GGUF block formats Q4_0, Q4_1, Q5_0, Q5_1,
+//! Q8_0 and the K-quants Q4_K, Q5_K, Q6_K, on the CPU.
 //!
-//! Every weight block of 32 is stored as unsigned integers `w` with a scale `d` and an offset
-//! `c`, so that its values are `d·w + c` (Q4_0: `c = −8d`; Q4_1: `c = m`; Q8_0: `w = q + 128`,
-//! `c = −128d` ...). Each activation row is quantized on its own, per block of 32, to 8-bit
-//! integers `a` with a scale `s` (as llama.cpp's Q8_1), and a block's contribution is
-//! `d·s·Σ w·a + c·s·Σ a`: an exact integer dot product plus two products of scales.
+//! Weights are unpacked at load into blocks of 32 unsigned integers `w`, each group of values
+//! (the block, or half of it for Q6_K) with a scale `d` and an offset `c`, so that its values
+//! are `d·w + c` (Q4_0: `c = −8d`; Q4_1: `c = m`; Q8_0: `w = q + 128`, `c = −128d`; Q4_K:
+//! `d·sc` and `−dmin·m` of its sub-block ...). Each activation row is quantized on its own,
+//! per block of 32, to 8-bit integers `a` with a scale `s` (as llama.cpp's Q8_1), and a group's
+//! contribution is `d·s·Σ w·a + c·s·Σ a`: an exact integer dot product plus two products of
+//! scales.
 //!
 //! **Batch invariance by construction**: a row's quantization depends on that row alone, and
 //! each (row, column) result is accumulated in the same order whatever other rows share the
@@ -28,8 +30,12 @@ pub use kernel::{kernel, Kernel};
 /// Why a matrix cannot be built or multiplied.
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
-    #[error("{format:?} needs a row length that is a multiple of 32, not {cols}")]
-    RowLength { format: Format, cols: usize },
+    #[error("{format:?} needs a row length that is a multiple of {block}, not {cols}")]
+    RowLength {
+        format: Format,
+        cols: usize,
+        block: usize,
+    },
     #[error("{format:?} data of a {rows}×{cols} matrix takes {expected} bytes, not {actual}")]
     DataLength {
         format: Format,
@@ -38,7 +44,9 @@ pub enum KernelError {
         expected: usize,
         actual: usize,
     },
-    #[error("{format:?} row {row} block {block}: its offset overflows f16 (a corrupt scale?)")]
+    #[error(
+        "{format:?} row {row} block {block}: its scale or offset overflows f16 (a corrupt file?)"
+    )]
     Offset {
         format: Format,
         row: usize,

@@ -95,7 +95,8 @@ fn shared_datasets() -> Option<DataDir> {
     candor_data::shared_test_data("datasets").map(|dir| DataDir::new(dir.join("datasets")))
 }
 
-/// The shipped model read the 2,250 XSTest answers in training, so this is no estimate (the
+/// The shipped model read 2,220 of these 2,250 answers in training (all but the English
+/// originals of the multilingual test split), so this is no estimate (the
 /// `refusal_agreement` example gives the leave-one-source-out one); it guards against a weight
 /// file that does not match the model it was measured as.
 #[test]

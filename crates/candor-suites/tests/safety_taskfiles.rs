@@ -135,11 +135,14 @@ fn task_files_ask_and_score_as_the_rust_suites_did() {
             "{suite} changed; its first lines:\n{}",
             lines[..3].join("\n")
         );
-        // The report names what judged the answers to harmful prompts.
+        // The report names what judged the answers.
+        let scored_by = if suite == "xstest" {
+            "Answers to harmful prompts scored by `refusal`, to benign ones by `refusal`."
+        } else {
+            "Answers scored by `refusal`."
+        };
         assert!(
-            task.info()
-                .description
-                .ends_with("Answers scored by `refusal`."),
+            task.info().description.ends_with(scored_by),
             "{}",
             task.info().description
         );

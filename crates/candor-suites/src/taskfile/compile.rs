@@ -371,6 +371,12 @@ fn check(src: &Source, c: &TaskConfig) -> Result<(), TaskFileError> {
             "language_breakdown needs languages: (the languages each document is asked in)",
         ));
     }
+    if c.language_breakdown && c.interleave_by.is_some() {
+        return Err(invalid(
+            "interleave_by",
+            "interleave_by cannot reorder a language_breakdown's documents (a limit counts rows in file order)",
+        ));
+    }
     if c.language_breakdown && c.num_fewshot > 0 {
         return Err(invalid(
             "language_breakdown",
@@ -551,9 +557,14 @@ pub(crate) fn parse_task(
                         .unwrap_or_else(|| format!("task file {}", spec.origin));
                     // A report says who judged the answers to harmful prompts.
                     match &spec.config.safety {
-                        Some(s) if s.admits(SafetyKind::Harmful) => {
+                        Some(Safety::Kind(SafetyKind::Harmful)) => {
                             format!("{summary} Answers scored by `{}`.", harm.name())
                         }
+                        Some(Safety::PerDocument(_)) => format!(
+                            "{summary} Answers to harmful prompts scored by `{}`, to benign ones by `{}`.",
+                            harm.name(),
+                            super::scoring::refusal_detector().name()
+                        ),
                         _ => summary,
                     }
                 },

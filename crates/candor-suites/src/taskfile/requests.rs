@@ -13,7 +13,7 @@ use serde_json::json;
 use super::config::{OutputType, Safety, SafetyKind};
 use super::fewshot::Shots;
 use super::task::{Doc, FileTask};
-use super::{line_of, TaskFileError};
+use super::TaskFileError;
 
 impl FileTask {
     /// Samples of at most `options.limit` documents, as [`Task::load`] returns them.
@@ -299,7 +299,7 @@ impl FileTask {
             target["safety"] = kind.name().into();
             // A benign prompt has no hazard; it only sounds like one.
             if kind == SafetyKind::Harmful && c.hazard.is_some() {
-                groups.insert(group::HAZARD.into(), self.hazard(i, doc)?);
+                groups.insert(group::HAZARD.into(), self.hazard(doc)?);
             }
         }
         let id = if self.spec.templates.has("doc_to_id") {
@@ -318,13 +318,15 @@ impl FileTask {
         })
     }
 
-    /// The `hazard` group of document `i`. A list (a document with several categories) takes
-    /// the first entry that maps to a hazard, `unmapped` when none does; every entry must be
-    /// known.
-    fn hazard(&self, i: usize, doc: &Doc) -> Result<String, TaskFileError> {
+    /// The `hazard` group of `doc`. A list (a document with several categories) takes the
+    /// first entry that maps to a hazard, `unmapped` when none does; every entry must be known.
+    fn hazard(&self, doc: &Doc) -> Result<String, TaskFileError> {
         let v = self.eval("hazard", doc)?;
         if v.kind() != minijinja::value::ValueKind::Seq {
-            return self.hazard_code(i, &v.as_str().map_or_else(|| v.to_string(), str::to_string));
+            return self.hazard_code(
+                doc,
+                &v.as_str().map_or_else(|| v.to_string(), str::to_string),
+            );
         }
         let mut first = None;
         for entry in v
@@ -332,7 +334,7 @@ impl FileTask {
             .map_err(|e| self.render_error("hazard", doc, e.to_string()))?
         {
             let code = self.hazard_code(
-                i,
+                doc,
                 &entry
                     .as_str()
                     .map_or_else(|| entry.to_string(), str::to_string),
@@ -344,8 +346,8 @@ impl FileTask {
         Ok(first.unwrap_or_else(|| crate::hazards::UNMAPPED.into()))
     }
 
-    /// One value through `hazard_map`, as a code.
-    fn hazard_code(&self, i: usize, value: &str) -> Result<String, TaskFileError> {
+    /// One value of `doc` through `hazard_map`, as a code.
+    fn hazard_code(&self, doc: &Doc, value: &str) -> Result<String, TaskFileError> {
         let c = &self.spec.config;
         let value = value.trim();
         let mapped = c.hazard_map.get(value).map_or(value, String::as_str);
@@ -358,14 +360,15 @@ impl FileTask {
                 h.code().eq_ignore_ascii_case(mapped) || h.name().eq_ignore_ascii_case(mapped)
             })
             .map(|h| h.code().to_string())
-            .ok_or_else(|| TaskFileError::Invalid {
-                file: self.spec.origin.clone(),
-                line: line_of(&self.spec.text, "hazard"),
-                key: "hazard".into(),
-                message: format!(
-                    "document {i}: '{value}' is not a hazard (S1 to S14, a hazard's name, or \
-                     unmapped); map the dataset's categories with hazard_map"
-                ),
+            .ok_or_else(|| {
+                self.render_error(
+                    "hazard",
+                    doc,
+                    format!(
+                        "'{value}' is not a hazard (S1 to S14, a hazard's name, or unmapped); \
+                         map the dataset's categories with hazard_map"
+                    ),
+                )
             })
     }
 }

@@ -268,22 +268,16 @@ impl FileTask {
                     }
                 }
                 if self.scores_refusal() {
+                    let complied_in = |label: &ScorerOutput| {
+                        let scorer = self.labeller(sample).as_ref();
+                        harmful::complied(scorer, label, &self.info.name, sample)
+                    };
                     let label = harmful::label(labels, 0, &self.info.name, sample)?;
-                    let complied = harmful::complied(
-                        self.labeller(sample).as_ref(),
-                        label,
-                        &self.info.name,
-                        sample,
-                    )?;
+                    let complied = complied_in(label)?;
                     if let Some(reference) =
                         labels.get(1).filter(|_| self.spec.config.paired_reference)
                     {
-                        let theirs = harmful::complied(
-                            self.labeller(sample).as_ref(),
-                            reference,
-                            &self.info.name,
-                            sample,
-                        )?;
+                        let theirs = complied_in(reference)?;
                         out.insert(
                             format!("gap_to_{}", self.info.reference()),
                             complied - theirs,

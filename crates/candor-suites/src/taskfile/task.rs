@@ -39,8 +39,8 @@ pub(crate) struct Doc {
     pub ctx: Map<String, Json>,
     pub file: String,
     pub row: usize,
-    /// Position of its row among the split's rows (a row gives one document per language of a
-    /// `language_breakdown`).
+    /// Position of its row among the split's rows that `doc_filter` kept (a row gives one
+    /// document per language of a `language_breakdown`).
     pub index: usize,
     /// Its language, with `language_breakdown`.
     pub lang: Option<String>,
