@@ -676,6 +676,8 @@ mod tests {
             .map(|r| (r.str("text").unwrap(), r.int("line").unwrap(), r.line))
             .collect();
         assert_eq!(got, [("first", 1, 1), ("second", 3, 3)]);
+        std::fs::write(d.root().unwrap().join("bad.txt"), [0xff, b'a']).unwrap();
+        assert!(d.lines("bad.txt").is_err());
     }
 
     #[test]

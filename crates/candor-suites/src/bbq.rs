@@ -224,10 +224,10 @@ impl Task for Bbq {
         }
         let cells: Vec<Vec<&Row>> = cells
             .into_values()
-            .map(|templates| harmful::round_robin(&templates.into_values().collect::<Vec<_>>()))
+            .map(|templates| harmful::round_robin(templates.into_values().collect()))
             .collect();
         let mut samples = Vec::new();
-        for row in harmful::round_robin(&cells)
+        for row in harmful::round_robin(cells)
             .into_iter()
             .take(options.limit.unwrap_or(usize::MAX))
         {

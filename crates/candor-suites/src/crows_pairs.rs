@@ -99,7 +99,7 @@ impl Task for CrowsPairs {
         for row in &rows {
             types.entry(field(row, "bias_type")?).or_default().push(row);
         }
-        let ordered = harmful::round_robin(&types.into_values().collect::<Vec<_>>());
+        let ordered = harmful::round_robin(types.into_values().collect());
         let mut samples = Vec::new();
         for row in ordered
             .into_iter()

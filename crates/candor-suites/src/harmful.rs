@@ -150,23 +150,16 @@ pub fn scores(complied: f64) -> BTreeMap<String, f64> {
 
 /// Items taken round-robin from `groups` (in the given order), so that a `--limit` covers
 /// every group instead of the first one only.
-pub fn round_robin<T: Clone>(groups: &[Vec<T>]) -> Vec<T> {
-    let longest = groups.iter().map(Vec::len).max().unwrap_or(0);
-    (0..longest)
-        .flat_map(|i| groups.iter().filter_map(move |g| g.get(i).cloned()))
-        .collect()
-}
-
-/// The non-empty lines of a text file (one prompt per line), trimmed.
-pub fn lines(bytes: &[u8], file: &str) -> Result<Vec<String>, TaskError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| TaskError::data(format!("{file}: not valid UTF-8: {e}")))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect())
+pub fn round_robin<T>(groups: Vec<Vec<T>>) -> Vec<T> {
+    let mut iters: Vec<_> = groups.into_iter().map(Vec::into_iter).collect();
+    let mut out = Vec::new();
+    loop {
+        let before = out.len();
+        out.extend(iters.iter_mut().filter_map(Iterator::next));
+        if out.len() == before {
+            return out;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -175,9 +168,9 @@ mod tests {
 
     #[test]
     fn round_robin_visits_every_group_first() {
-        let got = round_robin(&[vec![1, 2, 3], vec![10], vec![20, 21]]);
+        let got = round_robin(vec![vec![1, 2, 3], vec![10], vec![20, 21]]);
         assert_eq!(got, vec![1, 10, 20, 2, 21, 3]);
-        assert!(round_robin::<u8>(&[]).is_empty());
+        assert!(round_robin::<u8>(Vec::new()).is_empty());
     }
 
     #[test]
@@ -233,11 +226,5 @@ mod tests {
             .map(|l| (l.prompt.as_str(), l.output.as_str()))
             .collect();
         assert_eq!(pairs, vec![("p", "a"), ("english", "b")]);
-    }
-
-    #[test]
-    fn lines_skip_blanks_and_reject_bad_utf8() {
-        assert_eq!(lines(b"a\n\n b \n", "f").unwrap(), vec!["a", "b"]);
-        assert!(lines(&[0xff, b'a'], "f").is_err());
     }
 }

@@ -113,22 +113,27 @@ impl Task for Toxigen {
                     continue;
                 }
                 let rel = format!("toxigen/prompts/{kind}_{group}_1k.txt");
-                let (bytes, file) = self
+                let (rows, file) = self
                     .data
-                    .read(&rel)
+                    .lines(&rel)
                     .map_err(|e| TaskError::data(e.to_string()))?;
-                let lines = harmful::lines(&bytes, &rel)?;
-                by_file.push(
-                    lines
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, l)| (format!("{kind}_{group}:{}", i + 1), kind, group, l))
-                        .collect::<Vec<_>>(),
-                );
+                let mut lines = Vec::with_capacity(rows.len());
+                for (i, row) in rows.iter().enumerate() {
+                    let text = row
+                        .str("text")
+                        .map_err(|e| TaskError::data(e.to_string()))?;
+                    lines.push((
+                        format!("{kind}_{group}:{}", i + 1),
+                        kind,
+                        group,
+                        text.to_string(),
+                    ));
+                }
+                by_file.push(lines);
                 files.push(file);
             }
         }
-        let samples = harmful::round_robin(&by_file)
+        let samples = harmful::round_robin(by_file)
             .into_iter()
             .take(options.limit.unwrap_or(usize::MAX))
             .map(|(id, kind, group, line)| {

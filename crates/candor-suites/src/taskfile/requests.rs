@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::config::{OutputType, Safety, SafetyKind};
 use super::fewshot::Shots;
-use super::task::{Doc, FileTask};
+use super::task::{value_text, Doc, FileTask};
 use super::TaskFileError;
 
 impl FileTask {
@@ -46,11 +46,10 @@ impl FileTask {
         }
         // A limit counts rows: with a language breakdown, each gives a document per language.
         let limit = options.limit.unwrap_or(usize::MAX);
-        let count = docs.iter().take_while(|d| d.index < limit).count();
         let count = if self.breakdown.is_empty() {
             docs.len().min(limit)
         } else {
-            count
+            docs.iter().take_while(|d| d.index < limit).count()
         };
         let shots = self.shots(k, options.seed, &docs, count, &mut files)?;
         docs.truncate(count);
@@ -128,15 +127,9 @@ impl FileTask {
                 None => groups.push((key, vec![doc])),
             }
         }
-        let mut iters: Vec<_> = groups.into_iter().map(|(_, g)| g.into_iter()).collect();
-        let mut out = Vec::new();
-        loop {
-            let before = out.len();
-            out.extend(iters.iter_mut().filter_map(Iterator::next));
-            if out.len() == before {
-                return Ok(out);
-            }
-        }
+        Ok(crate::harmful::round_robin(
+            groups.into_iter().map(|(_, g)| g).collect(),
+        ))
     }
 
     /// Document `i`'s sample. `prefix` is the description and the few-shot preamble as text;
@@ -267,9 +260,9 @@ impl FileTask {
                 )
             }
         };
-        // The task is one language already: no per-sample language group (the report's
-        // multilingual section compares the tasks); `group_by` names the breakdowns.
-        // A document whose value is empty has no group of that breakdown.
+        // `group_by` names the breakdowns; a document whose value is empty has no group of
+        // that breakdown. A task of one language has no per-sample language group (the
+        // report's multilingual section compares the tasks); a language breakdown's has.
         let mut groups = BTreeMap::new();
         for (g, name) in c.group_by.iter().enumerate() {
             let value = self.text(&format!("group_by[{g}]"), doc)?;
@@ -323,22 +316,14 @@ impl FileTask {
     fn hazard(&self, doc: &Doc) -> Result<String, TaskFileError> {
         let v = self.eval("hazard", doc)?;
         if v.kind() != minijinja::value::ValueKind::Seq {
-            return self.hazard_code(
-                doc,
-                &v.as_str().map_or_else(|| v.to_string(), str::to_string),
-            );
+            return self.hazard_code(doc, &value_text(&v));
         }
         let mut first = None;
         for entry in v
             .try_iter()
             .map_err(|e| self.render_error("hazard", doc, e.to_string()))?
         {
-            let code = self.hazard_code(
-                doc,
-                &entry
-                    .as_str()
-                    .map_or_else(|| entry.to_string(), str::to_string),
-            )?;
+            let code = self.hazard_code(doc, &value_text(&entry))?;
             if first.is_none() && code != crate::hazards::UNMAPPED {
                 first = Some(code);
             }

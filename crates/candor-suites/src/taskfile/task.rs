@@ -66,7 +66,7 @@ fn to_json(v: &Value) -> Json {
     serde_json::to_value(v).unwrap_or(Json::Null)
 }
 
-fn value_text(v: &Value) -> String {
+pub(super) fn value_text(v: &Value) -> String {
     v.as_str().map_or_else(|| v.to_string(), str::to_string)
 }
 
@@ -385,10 +385,12 @@ impl FileTask {
         language: Option<(&String, &Map<String, Json>)>,
     ) -> Result<Option<Doc>, TaskFileError> {
         let mut ctx = row.fields;
-        // The row as one map, so a template can pick a column by name (`doc[lang]`), and
-        // which file it came from, for sets split into one file per category.
-        let whole = Json::Object(ctx.clone());
-        ctx.entry("doc").or_insert(whole);
+        // The row as one map, so a template can pick a column by name (`doc[lang]`; copied
+        // only for a task that reads it), and which file it came from, for sets split into
+        // one file per category.
+        if self.spec.templates.reads("doc") && !ctx.contains_key("doc") {
+            ctx.insert("doc".into(), Json::Object(ctx.clone()));
+        }
         ctx.entry("source_file")
             .or_insert_with(|| Json::String(rel.to_string()));
         if let Some(m) = &self.spec.manifest {

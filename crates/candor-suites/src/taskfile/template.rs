@@ -157,6 +157,11 @@ impl Templates {
         self.compiled.contains_key(key)
     }
 
+    /// Whether any template reads the variable `name`.
+    pub fn reads(&self, name: &str) -> bool {
+        self.compiled.values().any(|c| c.variables.contains(name))
+    }
+
     /// Variables `key` reads that `ctx` lacks.
     pub fn missing(
         &self,
