@@ -214,44 +214,47 @@ impl RefusalModel {
         CLASSES[best]
     }
 
-    /// Each class's weights scaled to `i8` (the shipped file is a quarter of `f32`'s size);
-    /// the quantised model is the model, so it is what training returns and is measured.
-    fn scales(&self) -> [f32; 3] {
+    /// Each class's weights as `i8` codes with the scale that gives them back (the shipped
+    /// file is a quarter of `f32`'s size).
+    fn codes(&self) -> ([f32; 3], Vec<i8>) {
         let mut max = [0f32; 3];
         for (i, w) in self.weights.iter().enumerate() {
             max[i % 3] = max[i % 3].max(w.abs());
         }
-        max.map(|m| if m > 0.0 { m / 127.0 } else { 1.0 })
-    }
-
-    fn quantised(self) -> Self {
-        let scales = self.scales();
-        let weights = self
+        let scales = max.map(|m| if m > 0.0 { m / 127.0 } else { 1.0 });
+        let codes = self
             .weights
             .iter()
             .enumerate()
-            .map(|(i, w)| (w / scales[i % 3]).round().clamp(-127.0, 127.0) * scales[i % 3])
+            .map(|(i, w)| (w / scales[i % 3]).round().clamp(-127.0, 127.0) as i8)
             .collect();
-        Self {
-            bits: self.bits,
-            weights,
-        }
+        (scales, codes)
+    }
+
+    fn from_codes(bits: u32, scales: [f32; 3], codes: impl Iterator<Item = i8>) -> Self {
+        let weights = codes
+            .enumerate()
+            .map(|(i, c)| f32::from(c) * scales[i % 3])
+            .collect();
+        Self { bits, weights }
+    }
+
+    /// The model as its weight file will hold it: the quantised model is the model, so it is
+    /// what training returns and what is measured.
+    fn quantised(self) -> Self {
+        let (scales, codes) = self.codes();
+        Self::from_codes(self.bits, scales, codes.into_iter())
     }
 
     /// The weight file: magic, bits, the three scales, then one `i8` per weight.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let scales = self.scales();
+        let (scales, codes) = self.codes();
         let mut out = MAGIC.to_vec();
         out.push(self.bits as u8);
         for s in scales {
             out.extend(s.to_le_bytes());
         }
-        out.extend(
-            self.weights
-                .iter()
-                .enumerate()
-                .map(|(i, w)| (w / scales[i % 3]).round().clamp(-127.0, 127.0) as i8 as u8),
-        );
+        out.extend(codes.into_iter().map(|c| c as u8));
         out
     }
 
@@ -279,12 +282,11 @@ impl RefusalModel {
                 3 << bits
             )));
         }
-        let weights = body
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| f32::from(b as i8) * scales[i % 3])
-            .collect();
-        Ok(Self { bits, weights })
+        Ok(Self::from_codes(
+            bits,
+            scales,
+            body.iter().map(|&b| b as i8),
+        ))
     }
 }
 
