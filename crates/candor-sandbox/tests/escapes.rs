@@ -211,3 +211,24 @@ fn many_sandboxes_at_once_do_not_hold_each_other() {
     }
     assert!(started.elapsed() < Duration::from_secs(8));
 }
+
+#[test]
+fn a_missing_program_is_an_error_that_names_it() {
+    let sandbox = Sandbox::new(short(10));
+    sandbox.check().expect("this machine can build the sandbox");
+    let err = sandbox
+        .run(&Program::new(["/usr/bin/no-such-program"]))
+        .expect_err("missing program");
+    assert!(
+        matches!(err, candor_sandbox::SandboxError::Exec { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("/usr/bin/no-such-program"),
+        "{err}"
+    );
+    let relative = sandbox
+        .run(&Program::new(["python3"]))
+        .expect_err("relative path");
+    assert!(relative.to_string().contains("absolute path"), "{relative}");
+}
