@@ -16,7 +16,8 @@
 //! adds a layer.
 //!
 //! [`Sandbox::unisolated`] is the explicit fallback for kernels without unprivileged user
-//! namespaces: limits, seccomp and the timeout, but the host's file system and PID space.
+//! namespaces: limits, seccomp and the timeout, but the host's file system and PID space (and,
+//! when candor runs as root, no process limit: the kernel exempts root from it).
 
 mod child;
 mod seccomp;
@@ -272,29 +273,20 @@ impl Sandbox {
         let read = supervise(pid, [&out_r, &err_r, &status_r], &self.limits, started);
         let mut wait = 0;
         unsafe { libc::waitpid(pid, &mut wait, 0) };
-        let [stdout, stderr, status] = read.buffers;
-        self.outcome(
-            program,
-            stdout,
-            stderr,
-            &status,
-            read.truncated,
-            read.timed_out,
-            started,
-        )
+        self.outcome(program, read, started)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn outcome(
         &self,
         program: &Program,
-        stdout: Vec<u8>,
-        stderr: Vec<u8>,
-        status: &[u8],
-        truncated: bool,
-        timed_out: bool,
+        read: Read,
         started: Instant,
     ) -> Result<Outcome, SandboxError> {
+        let Read {
+            buffers: [stdout, stderr, status],
+            truncated,
+            timed_out,
+        } = read;
         let mut finished = None;
         for m in status.chunks_exact(child::MESSAGE_LEN) {
             let value = i32::from_le_bytes([m[2], m[3], m[4], m[5]]);
@@ -362,10 +354,8 @@ impl Sandbox {
                 "{exe}: the program must be an absolute path"
             )));
         }
-        if program.command.len() > MAX_ARGS || program.env.len() + DEFAULT_ENV.len() > MAX_ARGS {
-            return Err(invalid(format!(
-                "more than {MAX_ARGS} arguments or variables"
-            )));
+        if program.command.len() > MAX_ARGS {
+            return Err(invalid(format!("more than {MAX_ARGS} arguments")));
         }
         let mut ops = Vec::new();
         let (root, workdir) = match self.isolation {
@@ -434,6 +424,11 @@ impl Sandbox {
             .chain([("HOME".into(), home.clone()), ("TMPDIR".into(), home)])
             .collect();
         env.extend(program.env.iter().cloned());
+        if env.len() > MAX_ARGS {
+            return Err(invalid(format!(
+                "more than {MAX_ARGS} environment variables"
+            )));
+        }
         Ok(Plan {
             isolated: self.isolation == Isolation::Namespaces,
             uid_map: cstr(&format!("0 {uid} 1"))?,

@@ -4,28 +4,32 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use candor_sandbox::{Exit, Limits, Program, Sandbox, Violation};
 
-/// The real interpreter behind `python3` (pyenv's shim is a script) and its prefix.
-fn python() -> (String, PathBuf) {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import sys; print(sys.executable); print(sys.base_prefix)",
-        ])
-        .output()
-        .expect("python3 on PATH");
-    let text = String::from_utf8(out.stdout).expect("utf-8");
-    let mut lines = text.lines();
-    let exe = std::fs::canonicalize(lines.next().expect("executable")).expect("exists");
-    let prefix = std::fs::canonicalize(lines.next().expect("prefix")).expect("exists");
-    (exe.display().to_string(), prefix)
+/// The real interpreter behind `python3` (pyenv's shim is a script) and its prefix, asked once.
+fn python() -> &'static (String, PathBuf) {
+    static PYTHON: OnceLock<(String, PathBuf)> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import sys; print(sys.executable); print(sys.base_prefix)",
+            ])
+            .output()
+            .expect("python3 on PATH");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let mut lines = text.lines();
+        let exe = std::fs::canonicalize(lines.next().expect("executable")).expect("exists");
+        let prefix = std::fs::canonicalize(lines.next().expect("prefix")).expect("exists");
+        (exe.display().to_string(), prefix)
+    })
 }
 
 fn sandbox(limits: Limits) -> Sandbox {
-    Sandbox::new(limits).read_only(python().1)
+    Sandbox::new(limits).read_only(&python().1)
 }
 
 fn run_python(limits: Limits, code: &str) -> candor_sandbox::Outcome {
@@ -231,4 +235,10 @@ fn a_missing_program_is_an_error_that_names_it() {
         .run(&Program::new(["python3"]))
         .expect_err("relative path");
     assert!(relative.to_string().contains("absolute path"), "{relative}");
+    let mut crowded = Program::new(["/bin/true"]);
+    crowded.env = (0..70)
+        .map(|i| (format!("V{i}"), "x".to_string()))
+        .collect();
+    let err = sandbox.run(&crowded).expect_err("too many variables");
+    assert!(err.to_string().contains("environment variables"), "{err}");
 }
