@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use candor_sandbox::{Limits, Program, Sandbox};
+use candor_sandbox::{Limits, Program, Sandbox, Toolchain};
 
 fn mean(runs: u32, mut f: impl FnMut()) -> Duration {
     let started = Instant::now();
@@ -22,18 +22,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(50);
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import sys; print(sys.executable); print(sys.base_prefix)",
-        ])
-        .output()?;
-    let text = String::from_utf8(out.stdout)?;
-    let mut lines = text.lines();
-    let python = std::fs::canonicalize(lines.next().ok_or("no python")?)?;
-    let prefix = std::fs::canonicalize(lines.next().ok_or("no prefix")?)?;
-    let sandbox = Sandbox::new(Limits::default()).read_only(&prefix);
-    let python = python.display().to_string();
+    let toolchain = Toolchain::python("python3")?;
+    let sandbox = toolchain.show_in(Sandbox::new(Limits::default()));
+    let python = toolchain.executable.display().to_string();
     println!("| program | direct | sandboxed | overhead |\n|---|---|---|---|");
     for command in [vec!["/bin/true"], vec![python.as_str(), "-I", "-c", "pass"]] {
         let direct = mean(runs, || {

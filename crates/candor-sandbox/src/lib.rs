@@ -21,6 +21,9 @@
 
 mod child;
 mod seccomp;
+mod toolchain;
+
+pub use toolchain::Toolchain;
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;

@@ -2,38 +2,24 @@
 
 use std::io::ErrorKind;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use candor_sandbox::{Exit, Limits, Program, Sandbox, Violation};
+use candor_sandbox::{Exit, Limits, Program, Sandbox, Toolchain, Violation};
 
-/// The real interpreter behind `python3` (pyenv's shim is a script) and its prefix, asked once.
-fn python() -> &'static (String, PathBuf) {
-    static PYTHON: OnceLock<(String, PathBuf)> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let out = Command::new("python3")
-            .args([
-                "-c",
-                "import sys; print(sys.executable); print(sys.base_prefix)",
-            ])
-            .output()
-            .expect("python3 on PATH");
-        let text = String::from_utf8(out.stdout).expect("utf-8");
-        let mut lines = text.lines();
-        let exe = std::fs::canonicalize(lines.next().expect("executable")).expect("exists");
-        let prefix = std::fs::canonicalize(lines.next().expect("prefix")).expect("exists");
-        (exe.display().to_string(), prefix)
-    })
+/// The real interpreter behind `python3` (pyenv's shim is a script), asked once.
+fn python() -> &'static Toolchain {
+    static PYTHON: OnceLock<Toolchain> = OnceLock::new();
+    PYTHON.get_or_init(|| Toolchain::python("python3").expect("python3 on PATH"))
 }
 
 fn sandbox(limits: Limits) -> Sandbox {
-    Sandbox::new(limits).read_only(&python().1)
+    python().show_in(Sandbox::new(limits))
 }
 
 fn run_python(limits: Limits, code: &str) -> candor_sandbox::Outcome {
-    let program = Program::new([python().0.as_str(), "-I", "-B", "main.py"]).file("main.py", code);
+    let exe = python().executable.display().to_string();
+    let program = Program::new([exe.as_str(), "-I", "-B", "main.py"]).file("main.py", code);
     sandbox(limits).run(&program).expect("sandbox runs")
 }
 
