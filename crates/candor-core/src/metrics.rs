@@ -53,6 +53,21 @@ pub fn exact_match(prediction: &str, target: &str) -> f64 {
     f64::from(u8::from(prediction.trim() == target.trim()))
 }
 
+/// `pass@k` of one problem with `c` of its `n` samples correct: the chance that at least one of
+/// `k` samples drawn without replacement passes, `1 − C(n−c, k) / C(n, k)` (the unbiased
+/// estimator of Chen et al. 2021), computed as a product so that n = 200 does not overflow.
+/// `None` when `k` is 0 or more than `n`, or `c > n`.
+pub fn pass_at_k(n: usize, c: usize, k: usize) -> Option<f64> {
+    if k == 0 || k > n || c > n {
+        return None;
+    }
+    if n - c < k {
+        return Some(1.0);
+    }
+    let fail: f64 = (n - c + 1..=n).map(|i| 1.0 - k as f64 / i as f64).product();
+    Some(1.0 - fail)
+}
+
 /// Mean and its standard error `s / √n` (sample standard deviation, n − 1), as
 /// lm-evaluation-harness reports it. `None` for the error when n < 2.
 pub fn mean_stderr(values: &[f64]) -> (f64, Option<f64>) {
@@ -128,6 +143,29 @@ mod tests {
         assert!(
             (mc2(&[-1000.0, -1001.0], &[true, false]) - 1.0 / (1.0 + (-1f64).exp())).abs() < 1e-12
         );
+    }
+
+    #[test]
+    fn pass_at_k_by_hand() {
+        // n = 5, c = 2, k = 1: 1 - C(3,1)/C(5,1) = 1 - 3/5.
+        assert!((pass_at_k(5, 2, 1).unwrap() - 0.4).abs() < 1e-12);
+        // k = 2: 1 - C(3,2)/C(5,2) = 1 - 3/10.
+        assert!((pass_at_k(5, 2, 2).unwrap() - 0.7).abs() < 1e-12);
+        // k = 3 > n - c: every draw of 3 holds a correct one.
+        assert_eq!(pass_at_k(5, 2, 4), Some(1.0));
+        // n = 10, c = 3, k = 5: 1 - C(7,5)/C(10,5) = 1 - 21/252.
+        assert!((pass_at_k(10, 3, 5).unwrap() - (1.0 - 21.0 / 252.0)).abs() < 1e-12);
+        // n = 200, c = 1, k = 100: 1 - C(199,100)/C(200,100) = 1 - 100/200.
+        assert!((pass_at_k(200, 1, 100).unwrap() - 0.5).abs() < 1e-12);
+        // n = 200, c = 0 and c = n.
+        assert_eq!(pass_at_k(200, 0, 10), Some(0.0));
+        assert_eq!(pass_at_k(200, 200, 1), Some(1.0));
+        // Greedy: n = k = 1 is the pass rate itself.
+        assert_eq!(pass_at_k(1, 1, 1), Some(1.0));
+        assert_eq!(pass_at_k(1, 0, 1), Some(0.0));
+        assert_eq!(pass_at_k(3, 1, 5), None);
+        assert_eq!(pass_at_k(3, 1, 0), None);
+        assert_eq!(pass_at_k(3, 4, 1), None);
     }
 
     #[test]

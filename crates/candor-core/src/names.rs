@@ -35,6 +35,10 @@ pub mod metric {
     /// BBQ bias scores.
     pub const BIAS_AMBIG: &str = "bias_ambig";
     pub const BIAS_DISAMBIG: &str = "bias_disambig";
+    /// Code tasks: `pass@k` is this prefix and k (`pass@1`, `pass@10`).
+    pub const PASS_AT: &str = "pass@";
+    /// 1 when a generation holds code that an insecure-code rule flags.
+    pub const INSECURE_CODE: &str = "insecure_code";
 }
 
 /// Breakdown (sample group) names that the report reads.
@@ -43,4 +47,9 @@ pub mod group {
     pub const LANGUAGE: &str = "language";
     /// The MLCommons hazard code (`S1`..`S14`) or `unmapped`.
     pub const HAZARD: &str = "hazard";
+    /// The programming language of a code prompt (`python`, `c` ...); never `language`, which
+    /// the report reads as a natural language.
+    pub const CODE_LANGUAGE: &str = "code_language";
+    /// The CWE a code prompt is about (`CWE-78`).
+    pub const CWE: &str = "cwe";
 }

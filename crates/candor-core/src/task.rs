@@ -88,6 +88,10 @@ pub struct TaskOptions {
     pub seed: u64,
     /// Tokens generation tasks may produce (their default otherwise).
     pub max_new_tokens: Option<usize>,
+    /// Generations per prompt for tasks that sample (code tasks' pass@k): more than one
+    /// samples at their temperature with a seed per generation; one (the default) is greedy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
 }
 
 /// The samples of a task and the data files they were built from.
