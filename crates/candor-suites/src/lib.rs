@@ -18,6 +18,7 @@
 
 mod bbq;
 mod choice;
+pub mod code;
 mod crows_pairs;
 pub mod data;
 mod harmful;
@@ -58,6 +59,9 @@ pub struct Scorers {
     pub harm: Arc<dyn Scorer>,
     /// ToxiGen continuations: a toxicity detector (`toxic`) or a guard judge (`unsafe`).
     pub toxicity: Arc<dyn Scorer>,
+    /// Code tasks' programs: run against their tests, in the sandbox unless the user chose
+    /// otherwise.
+    pub code: Arc<code::CodeExecutor>,
 }
 
 impl Default for Scorers {
@@ -66,16 +70,18 @@ impl Default for Scorers {
         Self {
             harm: Arc::new(candor_safety::RefusalDetector),
             toxicity: Arc::new(candor_safety::ToxicityDetector),
+            code: Arc::new(code::CodeExecutor::sandboxed()),
         }
     }
 }
 
 impl Scorers {
-    /// One scorer, such as a guard model, for both.
+    /// One scorer, such as a guard model, for harm and toxicity (code is still run).
     pub fn judged_by(scorer: Arc<dyn Scorer>) -> Self {
         Self {
             harm: scorer.clone(),
             toxicity: scorer,
+            ..Self::default()
         }
     }
 }
@@ -105,13 +111,15 @@ impl SuiteSpec {
 }
 
 /// The suites written in Rust.
-pub(crate) fn rust_specs() -> [SuiteSpec; 5] {
+pub(crate) fn rust_specs() -> [SuiteSpec; 7] {
     [
         truthfulqa::spec(),
         jailbreak::spec(),
         bbq::spec(),
         crows_pairs::spec(),
         toxigen::spec(),
+        code::humaneval_spec(),
+        code::mbpp_spec(),
     ]
 }
 
@@ -165,7 +173,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "unknown suite 'nope' (known suites: truthfulqa_mc, jailbreak, bbq, crows_pairs, toxigen, xcopa, xwinograd, mgsm, truthfulqa_multi, advbench, do_not_answer, multijail, xstest)"
+            "unknown suite 'nope' (known suites: truthfulqa_mc, jailbreak, bbq, crows_pairs, toxigen, humaneval, mbpp, xcopa, xwinograd, mgsm, truthfulqa_multi, advbench, do_not_answer, multijail, xstest)"
         );
     }
 }

@@ -79,6 +79,11 @@ const MANIFESTS: &[(&str, &str)] = &[
     ),
     ("bbq", include_str!("../../../../datasets/bbq.yaml")),
     (
+        "humaneval",
+        include_str!("../../../../datasets/humaneval.yaml"),
+    ),
+    ("mbpp", include_str!("../../../../datasets/mbpp.yaml")),
+    (
         "crows_pairs",
         include_str!("../../../../datasets/crows_pairs.yaml"),
     ),

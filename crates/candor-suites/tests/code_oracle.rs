@@ -1,0 +1,135 @@
+//! The code tasks' oracle: HumanEval's and MBPP's reference solutions, answered as if a model
+//! had written them, pass every test in the sandbox (pass@1 = 1), and the prompts alone (no
+//! body) pass none. Runs the whole path: requests, the runner, sandboxed execution, labels,
+//! pass@k.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use candor_core::{
+    FinishReason, GenerateRequest, Generation, LanguageModel, Loglikelihood, LoglikelihoodRequest,
+    ModelError, Prompt, RollingLoglikelihood, RollingRequest, RunConfig, RunOutput, Task,
+    TaskOptions,
+};
+use candor_data::DataDir;
+
+/// Answers each prompt with the text the test gives it.
+struct Scripted(HashMap<String, String>);
+
+impl LanguageModel for Scripted {
+    fn name(&self) -> &str {
+        "scripted"
+    }
+
+    fn loglikelihood(&self, _: &[LoglikelihoodRequest]) -> Result<Vec<Loglikelihood>, ModelError> {
+        Err(ModelError::Backend("not asked".into()))
+    }
+
+    fn loglikelihood_rolling(
+        &self,
+        _: &[RollingRequest],
+    ) -> Result<Vec<RollingLoglikelihood>, ModelError> {
+        Err(ModelError::Backend("not asked".into()))
+    }
+
+    fn generate(&self, requests: &[GenerateRequest]) -> Result<Vec<Generation>, ModelError> {
+        requests
+            .iter()
+            .map(|r| {
+                let Prompt::Text(prompt) = &r.prompt else {
+                    return Err(ModelError::Backend("expected a text prompt".into()));
+                };
+                Ok(Generation {
+                    text: self.0.get(prompt).cloned().unwrap_or_default(),
+                    finish_reason: FinishReason::Stop,
+                    num_tokens: 1,
+                })
+            })
+            .collect()
+    }
+}
+
+fn data() -> Option<DataDir> {
+    candor_data::shared_test_data("datasets").map(|d| DataDir::new(d.join("datasets")))
+}
+
+/// Run `suite` with each prompt answered by `answer(reference solution)`.
+fn run(suite: &str, data: &DataDir, answer: fn(&str) -> String) -> RunOutput {
+    let tasks: Vec<Arc<dyn Task>> = candor_suites::tasks(&[suite], data).unwrap();
+    let loaded = tasks[0].load(&TaskOptions::default()).unwrap();
+    let answers = loaded
+        .samples
+        .iter()
+        .map(|s| {
+            (
+                s.prompt.clone(),
+                answer(s.target["solution"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    let config = RunConfig {
+        progress: false,
+        ..RunConfig::default()
+    };
+    candor_core::run(&Scripted(answers), &tasks, &config).unwrap()
+}
+
+fn pass_at_1(out: &RunOutput) -> f64 {
+    out.tasks[0]
+        .metrics
+        .iter()
+        .find(|m| m.name == "pass@1")
+        .unwrap()
+        .value
+}
+
+/// Problems whose verdict is not `want`, with their labels.
+fn not(out: &RunOutput, want: &str) -> Vec<(String, String)> {
+    out.samples
+        .iter()
+        .filter(|s| s.error.is_some() || s.labels.iter().any(|l| l.label != want))
+        .map(|s| {
+            let label = match &s.error {
+                Some(e) => e.message.clone(),
+                None => s.labels[0].label.clone(),
+            };
+            (s.sample.id.clone(), label)
+        })
+        .collect()
+}
+
+#[test]
+fn humaneval_reference_solutions_pass_and_bare_prompts_fail() {
+    let Some(data) = data() else { return };
+    let solved = run("humaneval", &data, |solution| solution.to_string());
+    assert_eq!(solved.samples.len(), 164);
+    assert_eq!(not(&solved, "passed"), Vec::<(String, String)>::new());
+    assert_eq!(pass_at_1(&solved), 1.0);
+
+    let bare = run("humaneval", &data, |_| String::new());
+    assert_eq!(pass_at_1(&bare), 0.0);
+    // A docstring alone returns None: the tests' asserts fail (or compare None and fail).
+    let kinds: std::collections::BTreeSet<String> = bare
+        .samples
+        .iter()
+        .map(|s| s.labels[0].label.clone())
+        .collect();
+    assert!(
+        kinds.iter().all(|k| k == "assertion" || k == "error"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn mbpp_reference_solutions_pass_and_empty_answers_fail() {
+    let Some(data) = data() else { return };
+    let solved = run("mbpp", &data, |solution| solution.to_string());
+    assert_eq!(solved.samples.len(), 500);
+    assert_eq!(not(&solved, "passed"), Vec::<(String, String)>::new());
+    assert_eq!(pass_at_1(&solved), 1.0);
+
+    let empty = run("mbpp", &data, |_| String::new());
+    assert_eq!(pass_at_1(&empty), 0.0);
+    // Nothing defines the function the tests call.
+    assert_eq!(not(&empty, "error").len(), 0, "{:?}", not(&empty, "error"));
+}
