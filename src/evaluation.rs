@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use candor_core::runner::plan;
 use candor_core::{
-    Journal, LanguageModel, RunConfig, RunError, RunOutput, ScoredSample, Task, TaskOptions,
+    Journal, LanguageModel, RunConfig, RunError, RunOutput, ScoredSample, Scorer, Task, TaskOptions,
 };
 use candor_data::{DataDir, DataError};
 use candor_journal::SqliteJournal;
 use candor_report::{Environment, Report, ReportError};
+use candor_suites::code::{CodeExecutor, ExecutionError, EXECUTES_CODE};
 use candor_suites::{Scorers, SelectError, Suite};
 
 /// The seed of a run that names none, the CLI's as well (lm-evaluation-harness's default).
@@ -36,6 +37,8 @@ pub enum EvaluateError {
     Report(#[from] ReportError),
     #[error("nothing to evaluate: no suites, task files or tasks were given")]
     Empty,
+    #[error("cannot run the code tasks' tests: {0}")]
+    Execution(#[from] ExecutionError),
 }
 
 /// An evaluation of one model: suites, task files and tasks of your own, scored, journaled
@@ -66,6 +69,8 @@ pub struct Evaluation {
     own_tasks: Vec<Arc<dyn Task>>,
     scorers: Option<Scorers>,
     judge: Option<Arc<dyn LanguageModel>>,
+    /// Runs the code tasks' programs (whatever scorers judge the rest).
+    code: Arc<CodeExecutor>,
     data: Option<DataDir>,
     options: TaskOptions,
     requests_per_call: usize,
@@ -98,6 +103,7 @@ impl Evaluation {
             own_tasks: Vec::new(),
             scorers: None,
             judge: None,
+            code: Arc::new(CodeExecutor::sandboxed()),
             data: None,
             options: TaskOptions {
                 seed: DEFAULT_SEED,
@@ -130,6 +136,7 @@ impl Evaluation {
 
     /// What labels the safety suites' generated answers (default: the local detectors).
     pub fn scorers(mut self, scorers: Scorers) -> Self {
+        self.code = scorers.code.clone();
         self.scorers = Some(scorers);
         self
     }
@@ -183,6 +190,22 @@ impl Evaluation {
         self
     }
 
+    /// Generations per prompt for tasks that sample (code tasks' pass@k; greedy when 1).
+    pub fn samples(mut self, n: usize) -> Self {
+        self.options.samples = Some(n);
+        self
+    }
+
+    /// Run code tasks' programs on this machine under rlimits and seccomp only, without the
+    /// sandbox's namespaces (for kernels without unprivileged user namespaces). The report
+    /// records it (`code_execution: unisolated`).
+    pub fn allow_unsandboxed_code(mut self, allow: bool) -> Self {
+        if allow {
+            self.code = Arc::new(CodeExecutor::unsandboxed());
+        }
+        self
+    }
+
     /// All task options at once.
     pub fn options(mut self, options: TaskOptions) -> Self {
         self.options = options;
@@ -233,12 +256,16 @@ impl Evaluation {
     }
 
     fn active_scorers(&self) -> Scorers {
-        match (&self.scorers, &self.judge) {
+        let scorers = match (&self.scorers, &self.judge) {
             (Some(s), _) => s.clone(),
             (None, Some(judge)) => {
                 Scorers::judged_by(Arc::new(candor_safety::GuardJudge::new(Arc::clone(judge))))
             }
             (None, None) => Scorers::default(),
+        };
+        Scorers {
+            code: Arc::clone(&self.code),
+            ..scorers
         }
     }
 
@@ -254,6 +281,14 @@ impl Evaluation {
         tasks.extend(self.own_tasks.iter().cloned());
         if tasks.is_empty() {
             return Err(EvaluateError::Empty);
+        }
+        // Model-written code runs only where the sandbox works (or the user said otherwise):
+        // known before any model time is spent.
+        let executes_code = tasks
+            .iter()
+            .any(|t| t.info().tags.iter().any(|tag| tag == EXECUTES_CODE));
+        if executes_code {
+            self.code.check()?;
         }
         let mut requested: Vec<String> = suites
             .iter()
@@ -307,6 +342,9 @@ impl Evaluation {
         let environment = Environment::current(&record.device, record.threads);
         let mut report = Report::new(record, requested, config, environment, &output);
         report.multilingual.fertility = fertility(self.model.as_ref(), &output);
+        if executes_code {
+            report.code_execution = Some(self.code.isolation().to_string());
+        }
         let evaluated = Evaluated {
             report,
             samples: output.samples.clone(),
@@ -338,7 +376,7 @@ impl Evaluation {
                 "threads": record.threads,
             },
             "judge": judge,
-            "scorers": {"harm": scorers.harm.name(), "toxicity": scorers.toxicity.name()},
+            "scorers": {"harm": scorers.harm.name(), "toxicity": scorers.toxicity.name(), "code": scorers.code.name()},
             "options": config.task,
             "requests_per_call": config.requests_per_call,
             "suites": requested,

@@ -60,6 +60,14 @@ enum Command {
         /// Tokens generation tasks may produce (task default otherwise).
         #[arg(long)]
         max_new_tokens: Option<usize>,
+        /// Generations per prompt for code tasks (pass@k for k up to N): 1 is greedy, more
+        /// sample at temperature 0.8, top-p 0.95, each with its own seed.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        samples: Option<u16>,
+        /// Run code tasks' programs on this machine under rlimits and seccomp only when the
+        /// sandbox's namespaces cannot be set up (the report records it).
+        #[arg(long)]
+        allow_unsandboxed_code: bool,
         /// Rows per forward pass.
         #[arg(long, default_value_t = 16)]
         batch_size: usize,
@@ -341,6 +349,8 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             num_fewshot,
             max_new_tokens,
+            samples,
+            allow_unsandboxed_code,
             batch_size,
             requests_per_call,
             data_dir,
@@ -366,7 +376,9 @@ fn run(cli: Cli) -> Result<()> {
                     num_fewshot,
                     seed,
                     max_new_tokens,
+                    samples: samples.map(usize::from),
                 })
+                .allow_unsandboxed_code(allow_unsandboxed_code)
                 .requests_per_call(requests_per_call)
                 .progress(true)
                 .output(&out);

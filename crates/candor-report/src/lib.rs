@@ -73,6 +73,10 @@ pub struct Report {
     pub safety: safety::SafetySummary,
     /// Scores per language with the gap to English, and tokenizer fertility per language.
     pub multilingual: multilingual::MultilingualSummary,
+    /// Where model-written code ran, for runs that ran any: `namespaces` (the sandbox) or
+    /// `unisolated` (the user passed `--allow-unsandboxed-code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_execution: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -121,6 +125,7 @@ impl Report {
             tasks: output.tasks.clone(),
             safety: safety::summarize(&output.tasks),
             multilingual: multilingual::summarize(&output.tasks),
+            code_execution: None,
         }
     }
 }
