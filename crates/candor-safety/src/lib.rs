@@ -24,6 +24,7 @@
 //! ```
 
 mod hazard;
+pub mod insecure_code;
 mod judge;
 mod pii;
 mod refusal;
@@ -32,6 +33,7 @@ pub mod toxicity;
 
 pub use candor_core::{Scorer, ScorerError, ScorerOutput};
 pub use hazard::Hazard;
+pub use insecure_code::{answer_code, InsecureCodeDetector, InsecureFinding, CODE_LANGUAGES};
 pub use judge::{guard_name, ChatRenderer, GuardJudge, GuardVerdict, JudgeError};
 pub use pii::{PiiDetector, PiiKind, PiiSpan};
 pub use refusal::{Refusal, RefusalDetector};
