@@ -6,7 +6,13 @@
 //! the programs of a run are labelled in parallel on the run's thread pool, each in its own
 //! sandbox, and the verdicts are the labels in `samples.jsonl`.
 
+mod cyberseceval;
 mod execute;
+
+pub(crate) use cyberseceval::{
+    autocomplete_spec as cyberseceval_autocomplete_spec,
+    instruct_spec as cyberseceval_instruct_spec,
+};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

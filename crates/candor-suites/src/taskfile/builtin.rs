@@ -84,6 +84,10 @@ const MANIFESTS: &[(&str, &str)] = &[
     ),
     ("mbpp", include_str!("../../../../datasets/mbpp.yaml")),
     (
+        "cyberseceval",
+        include_str!("../../../../datasets/cyberseceval.yaml"),
+    ),
+    (
         "crows_pairs",
         include_str!("../../../../datasets/crows_pairs.yaml"),
     ),
