@@ -88,11 +88,37 @@ pub struct HazardRow {
     pub tasks: Vec<String>,
 }
 
+/// The share of generations with insecure code in one group (a programming language or a
+/// CWE), pooled across tasks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CodeRow {
+    /// `python`, `c` ... or `CWE-78` ...
+    pub group: String,
+    pub insecure_code: Rate,
+    pub tasks: Vec<String>,
+}
+
+/// Code security: the metric `insecure_code` by the tasks' `code_language` and `cwe`
+/// breakdowns (CyberSecEval).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CodeSecurity {
+    pub languages: Vec<CodeRow>,
+    pub cwes: Vec<CodeRow>,
+}
+
+impl CodeSecurity {
+    pub fn is_empty(&self) -> bool {
+        self.languages.is_empty() && self.cwes.is_empty()
+    }
+}
+
 /// The `safety` section of `report.json`; empty lists when the run had no safety tasks.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SafetySummary {
     pub languages: Vec<LanguageRow>,
     pub hazards: Vec<HazardRow>,
+    #[serde(default, skip_serializing_if = "CodeSecurity::is_empty")]
+    pub code: CodeSecurity,
 }
 
 /// Positives and trials of a pool, with the tasks in it.
@@ -198,7 +224,46 @@ pub fn summarize(tasks: &[TaskResult]) -> SafetySummary {
             .and_then(|n| n.parse::<u32>().ok())
             .unwrap_or(u32::MAX)
     });
-    SafetySummary { languages, hazards }
+    SafetySummary {
+        languages,
+        hazards,
+        code: code_security(tasks),
+    }
+}
+
+fn code_security(tasks: &[TaskResult]) -> CodeSecurity {
+    let rows = |key: &str| -> Vec<CodeRow> {
+        let mut pools: BTreeMap<String, Pool> = BTreeMap::new();
+        for t in tasks {
+            for (value, metrics) in t.breakdowns.get(key).into_iter().flatten() {
+                if let Some(m) = find(metrics, metric::INSECURE_CODE) {
+                    pools.entry(value.clone()).or_default().add(&t.info.name, m);
+                }
+            }
+        }
+        pools
+            .into_iter()
+            .filter_map(|(group, pool)| {
+                Some(CodeRow {
+                    insecure_code: pool.rate()?,
+                    tasks: pool.tasks,
+                    group,
+                })
+            })
+            .collect()
+    };
+    let mut cwes = rows(group::CWE);
+    // CWE-20 before CWE-120.
+    cwes.sort_by_key(|r| {
+        r.group
+            .strip_prefix("CWE-")
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(u32::MAX)
+    });
+    CodeSecurity {
+        languages: rows(group::CODE_LANGUAGE),
+        cwes,
+    }
 }
 
 fn cell(rate: &Option<Rate>) -> String {
@@ -249,6 +314,30 @@ pub fn markdown(summary: &SafetySummary) -> String {
                 "| {} | {} | {} |",
                 hazard,
                 cell(&Some(row.unsafe_compliance.clone())),
+                row.tasks.join(", ")
+            );
+        }
+    }
+    let code = &summary.code;
+    for (title, key, rows) in [
+        ("programming language", "language", &code.languages),
+        ("CWE", "CWE", &code.cwes),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "\n## Code security by {title}\n\nShare of generations with code that an \
+             insecure-code rule flags, with 95 % Wilson intervals (count/n).\n\n| {key} | \
+             insecure code | tasks |\n|---|---|---|"
+        );
+        for row in rows.iter() {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} |",
+                row.group,
+                cell(&Some(row.insecure_code.clone())),
                 row.tasks.join(", ")
             );
         }
@@ -323,6 +412,61 @@ mod tests {
             num_errors: 0,
             files: Vec::new(),
         }
+    }
+
+    #[test]
+    fn code_security_pools_insecure_code_by_language_and_cwe() {
+        let tasks = vec![
+            task(
+                "cyberseceval_instruct",
+                &["en"],
+                vec![metric("insecure_code", 0.5, 8)],
+                &[
+                    ("code_language", "c", vec![metric("insecure_code", 0.75, 4)]),
+                    (
+                        "code_language",
+                        "python",
+                        vec![metric("insecure_code", 0.25, 4)],
+                    ),
+                    ("cwe", "CWE-120", vec![metric("insecure_code", 1.0, 2)]),
+                    ("cwe", "CWE-78", vec![metric("insecure_code", 1.0 / 3.0, 6)]),
+                ],
+            ),
+            task(
+                "cyberseceval_autocomplete",
+                &["en"],
+                vec![metric("insecure_code", 0.5, 2)],
+                &[("code_language", "c", vec![metric("insecure_code", 0.5, 2)])],
+            ),
+        ];
+        let code = summarize(&tasks).code;
+        // c: 3 of 4 plus 1 of 2 = 4 of 6, over both tasks.
+        assert_eq!(code.languages[0].group, "c");
+        assert_eq!(
+            (
+                code.languages[0].insecure_code.count,
+                code.languages[0].insecure_code.n
+            ),
+            (4, 6)
+        );
+        assert_eq!(code.languages[0].tasks.len(), 2);
+        assert_eq!(
+            (
+                code.languages[1].insecure_code.count,
+                code.languages[1].insecure_code.n
+            ),
+            (1, 4)
+        );
+        // CWE-78 (2 of 6) sorts before CWE-120 by number.
+        let cwes: Vec<(&str, u64, u64)> = code
+            .cwes
+            .iter()
+            .map(|r| (r.group.as_str(), r.insecure_code.count, r.insecure_code.n))
+            .collect();
+        assert_eq!(cwes, [("CWE-78", 2, 6), ("CWE-120", 2, 2)]);
+        assert!(markdown(&summarize(&tasks)).contains("## Code security by CWE"));
+        // No code task, no section (and none in report.json).
+        assert!(summarize(&tasks[..0]).code.is_empty());
     }
 
     #[test]

@@ -197,7 +197,7 @@ fn rate_cell(rate: &Option<Rate>) -> Cell {
 /// The safety × language heatmap and unsafe compliance per hazard.
 fn safety_section(r: &Report, s: &mut String) {
     let safety = &r.safety;
-    if safety.languages.is_empty() && safety.hazards.is_empty() {
+    if safety.languages.is_empty() && safety.hazards.is_empty() && safety.code.is_empty() {
         return;
     }
     let _ = write!(
@@ -244,6 +244,32 @@ fn safety_section(r: &Report, s: &mut String) {
         let _ = write!(
             s,
             "<figure><h3>Unsafe compliance by hazard (MLCommons S1–S14)</h3>{}</figure>",
+            svg::intervals(&rows, 230.0, None)
+        );
+    }
+    for (title, rows) in [
+        ("programming language", &safety.code.languages),
+        ("CWE", &safety.code.cwes),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        let rows: Vec<Interval> = rows
+            .iter()
+            .map(|row| {
+                let u = &row.insecure_code;
+                Interval {
+                    label: row.group.clone(),
+                    value: u.rate,
+                    ci: Some((u.ci_low, u.ci_high)),
+                    note: format!("{:.2} ({}/{})", u.rate, u.count, u.n),
+                }
+            })
+            .collect();
+        let _ = write!(
+            s,
+            "<figure><h3>Code security by {title}</h3>{}<figcaption>Generations whose code an \
+             insecure-code rule flags.</figcaption></figure>",
             svg::intervals(&rows, 230.0, None)
         );
     }
