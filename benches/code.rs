@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use candor::suites::code::{program, CodeExecutor, Verdict};
+use candor::suites::code::{program, CodeExecutor, CodeLanguage, Verdict};
 use candor::{DataDir, TaskOptions};
 
 fn main() {
@@ -77,11 +77,18 @@ fn main() {
         ),
         ("sandboxed (namespaces too)", CodeExecutor::sandboxed()),
     ] {
-        executor.check().expect("programs can run");
+        executor
+            .check(CodeLanguage::Python)
+            .expect("programs can run");
         let started = Instant::now();
         let passed = programs
             .iter()
-            .filter(|p| matches!(executor.run(p), Ok((Verdict::Passed, _))))
+            .filter(|p| {
+                matches!(
+                    executor.run(CodeLanguage::Python, p),
+                    Ok((Verdict::Passed, _))
+                )
+            })
             .count();
         row(how, started.elapsed(), passed);
     }
@@ -97,7 +104,12 @@ fn main() {
                 s.spawn(move || {
                     chunk
                         .iter()
-                        .filter(|p| matches!(executor.run(p), Ok((Verdict::Passed, _))))
+                        .filter(|p| {
+                            matches!(
+                                executor.run(CodeLanguage::Python, p),
+                                Ok((Verdict::Passed, _))
+                            )
+                        })
                         .count()
                 })
             })

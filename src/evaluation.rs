@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use candor_core::runner::plan;
 use candor_core::{
-    Journal, LanguageModel, RunConfig, RunError, RunOutput, ScoredSample, Scorer, Task, TaskOptions,
+    Journal, LanguageModel, RunConfig, RunError, RunOutput, ScoredSample, Task, TaskOptions,
 };
 use candor_data::{DataDir, DataError};
 use candor_journal::SqliteJournal;
 use candor_report::{Environment, Report, ReportError};
-use candor_suites::code::{CodeExecutor, ExecutionError, EXECUTES_CODE};
+use candor_suites::code::{CodeExecutor, CodeLanguage, ExecutionError, EXECUTES_CODE};
 use candor_suites::{Scorers, SelectError, Suite};
 
 /// The seed of a run that names none, the CLI's as well (lm-evaluation-harness's default).
@@ -284,12 +284,21 @@ impl Evaluation {
         }
         // Model-written code runs only where the sandbox works (or the user said otherwise):
         // known before any model time is spent.
-        let executes_code = tasks
+        let code_tasks: Vec<&Arc<dyn Task>> = tasks
             .iter()
-            .any(|t| t.info().tags.iter().any(|tag| tag == EXECUTES_CODE));
-        if executes_code {
-            self.code.check()?;
+            .filter(|t| t.info().tags.iter().any(|tag| tag == EXECUTES_CODE))
+            .collect();
+        for task in &code_tasks {
+            for language in task
+                .info()
+                .tags
+                .iter()
+                .filter_map(|t| CodeLanguage::from_name(t))
+            {
+                self.code.check(language)?;
+            }
         }
+        let executes_code = !code_tasks.is_empty();
         let mut requested: Vec<String> = suites
             .iter()
             .map(|s| match s.origin.as_str() {
@@ -376,7 +385,7 @@ impl Evaluation {
                 "threads": record.threads,
             },
             "judge": judge,
-            "scorers": {"harm": scorers.harm.name(), "toxicity": scorers.toxicity.name(), "code": scorers.code.name()},
+            "scorers": {"harm": scorers.harm.name(), "toxicity": scorers.toxicity.name(), "code": scorers.code.isolation()},
             "options": config.task,
             "requests_per_call": config.requests_per_call,
             "suites": requested,

@@ -111,7 +111,7 @@ impl SuiteSpec {
 }
 
 /// The suites written in Rust.
-pub(crate) fn rust_specs() -> [SuiteSpec; 9] {
+pub(crate) fn rust_specs() -> [SuiteSpec; 10] {
     [
         truthfulqa::spec(),
         jailbreak::spec(),
@@ -120,6 +120,7 @@ pub(crate) fn rust_specs() -> [SuiteSpec; 9] {
         toxigen::spec(),
         code::humaneval_spec(),
         code::mbpp_spec(),
+        code::humaneval_x_spec(),
         code::cyberseceval_instruct_spec(),
         code::cyberseceval_autocomplete_spec(),
     ]
@@ -175,7 +176,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "unknown suite 'nope' (known suites: truthfulqa_mc, jailbreak, bbq, crows_pairs, toxigen, humaneval, mbpp, cyberseceval_instruct, cyberseceval_autocomplete, xcopa, xwinograd, mgsm, truthfulqa_multi, advbench, do_not_answer, multijail, xstest)"
+            "unknown suite 'nope' (known suites: truthfulqa_mc, jailbreak, bbq, crows_pairs, toxigen, humaneval, mbpp, humaneval_x, cyberseceval_instruct, cyberseceval_autocomplete, xcopa, xwinograd, mgsm, truthfulqa_multi, advbench, do_not_answer, multijail, xstest)"
         );
     }
 }

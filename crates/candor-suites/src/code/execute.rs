@@ -1,11 +1,70 @@
 //! Running a generated program against its tests: in [`candor_sandbox`]'s namespaces by
 //! default, on the host only when the user asked for it.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use candor_core::{Response, Scorer, ScorerError, ScorerOutput};
 use candor_sandbox::{Exit, Limits, Program, Sandbox, Toolchain, Violation};
+
+/// The languages whose programs candor can run, each with the toolchain the host must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CodeLanguage {
+    /// `python3` (its real executable and prefix are found on the host).
+    Python,
+    /// `g++` (C++17).
+    Cpp,
+    /// `node`.
+    JavaScript,
+}
+
+/// What a compiled language's runner script exits with when the program does not compile.
+const COMPILE_FAILED: i32 = 97;
+
+impl CodeLanguage {
+    pub const ALL: [CodeLanguage; 3] = [
+        CodeLanguage::Python,
+        CodeLanguage::Cpp,
+        CodeLanguage::JavaScript,
+    ];
+
+    /// The name in task tags and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            CodeLanguage::Python => "python",
+            CodeLanguage::Cpp => "cpp",
+            CodeLanguage::JavaScript => "javascript",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.name() == name)
+    }
+
+    /// The file the program is written to, and the command that compiles and runs it in the
+    /// sandbox's `/tmp` (a compile failure exits with [`COMPILE_FAILED`]).
+    fn command(self, python: Option<&str>) -> (&'static str, Vec<String>) {
+        let sh = |script: String| vec!["/bin/sh".to_string(), "-c".to_string(), script];
+        match self {
+            CodeLanguage::Python => (
+                "main.py",
+                vec![
+                    python.unwrap_or("python3").to_string(),
+                    "-I".into(),
+                    "-B".into(),
+                    "main.py".into(),
+                ],
+            ),
+            CodeLanguage::Cpp => (
+                "main.cpp",
+                sh(format!(
+                    "g++ -std=c++17 -O1 -o main main.cpp -lm || exit {COMPILE_FAILED}; exec ./main"
+                )),
+            ),
+            CodeLanguage::JavaScript => ("main.js", vec!["/usr/bin/node".into(), "main.js".into()]),
+        }
+    }
+}
 
 /// How a program fared against its tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,9 +99,10 @@ impl Verdict {
         }
     }
 
-    /// What a finished run says: the kernel's violation first, then the exit, then Python's
-    /// last traceback line.
-    pub fn of(outcome: &candor_sandbox::Outcome) -> Self {
+    /// What a finished run of a `language` program says: the kernel's violation first, then
+    /// the exit, then what the toolchain printed (Python's last traceback line; a failed
+    /// compile; C++'s `assert` and Node's `assert` and `console.assert` messages).
+    pub fn of(language: CodeLanguage, outcome: &candor_sandbox::Outcome) -> Self {
         match outcome.violation {
             Some(Violation::Timeout | Violation::CpuTime) => return Verdict::Timeout,
             Some(Violation::FileSize | Violation::ForbiddenSyscall | Violation::Survivors) => {
@@ -50,12 +110,22 @@ impl Verdict {
             }
             None => {}
         }
-        match outcome.exit {
-            Exit::Code(0) => Verdict::Passed,
-            Exit::Signal(_) => Verdict::Killed,
-            Exit::Code(_) => {
-                let exception = outcome
-                    .stderr
+        let stderr = &outcome.stderr;
+        match (language, outcome.exit) {
+            (_, Exit::Code(COMPILE_FAILED)) if language != CodeLanguage::Python => {
+                Verdict::SyntaxError
+            }
+            // console.assert prints and goes on.
+            (CodeLanguage::JavaScript, Exit::Code(0)) if stderr.contains("Assertion failed") => {
+                Verdict::Assertion
+            }
+            (_, Exit::Code(0)) => Verdict::Passed,
+            (CodeLanguage::Cpp, Exit::Signal(_)) if stderr.contains("Assertion") => {
+                Verdict::Assertion
+            }
+            (_, Exit::Signal(_)) => Verdict::Killed,
+            (CodeLanguage::Python, Exit::Code(_)) => {
+                let exception = stderr
                     .lines()
                     .rev()
                     .find(|l| !l.trim().is_empty())
@@ -67,6 +137,11 @@ impl Verdict {
                     _ => Verdict::Error,
                 }
             }
+            (_, Exit::Code(_)) if stderr.contains("AssertionError") => Verdict::Assertion,
+            (CodeLanguage::JavaScript, Exit::Code(_)) if stderr.contains("SyntaxError") => {
+                Verdict::SyntaxError
+            }
+            (_, Exit::Code(_)) => Verdict::Error,
         }
     }
 }
@@ -81,17 +156,19 @@ pub enum ExecutionError {
     NoSandbox(String),
     #[error("no Python to run the tests with: {0}")]
     NoPython(String),
-    #[error("the sandbox runs, but Python fails in it: {0}")]
-    PythonFails(String),
+    #[error("the sandbox runs, but {0} fails in it: {1}")]
+    ToolchainFails(&'static str, String),
 }
 
-/// Runs Python test programs and labels each with its [`Verdict`] (score 1 when it passed).
-/// The sandbox and the interpreter are set up on first use and checked by
-/// [`CodeExecutor::check`], which a run calls before any model time is spent.
+/// Runs test programs and labels each with its [`Verdict`] (score 1 when it passed), through
+/// [`CodeExecutor::scorer`] per language. The sandbox is set up on first use, and each
+/// language's toolchain is checked once ([`CodeExecutor::check`], which a run calls for its
+/// code tasks' languages before any model time is spent).
 pub struct CodeExecutor {
     sandboxed: bool,
     limits: Limits,
     runner: OnceLock<Result<Runner, ExecutionError>>,
+    checked: [OnceLock<Result<(), ExecutionError>>; 3],
 }
 
 struct Runner {
@@ -100,13 +177,21 @@ struct Runner {
 }
 
 /// The CPU time each test program gets (upstream harnesses use 3 s of wall time on idle
-/// machines; this leaves room for a loaded one).
+/// machines; this leaves room for a loaded one and for compiling).
 const CPU_LIMIT: Duration = Duration::from_secs(10);
 const WALL_LIMIT: Duration = Duration::from_secs(20);
 
 impl Default for CodeExecutor {
     fn default() -> Self {
         Self::sandboxed()
+    }
+}
+
+/// A program that does nothing, to check a toolchain.
+fn empty_program(language: CodeLanguage) -> &'static str {
+    match language {
+        CodeLanguage::Python | CodeLanguage::JavaScript => "",
+        CodeLanguage::Cpp => "int main() { return 0; }\n",
     }
 }
 
@@ -131,6 +216,7 @@ impl CodeExecutor {
                 ..Limits::default()
             },
             runner: OnceLock::new(),
+            checked: Default::default(),
         }
     }
 
@@ -143,33 +229,81 @@ impl CodeExecutor {
         }
     }
 
-    /// Set up the sandbox and run `python -c pass` in it: an error says why no program can
-    /// run.
-    pub fn check(&self) -> Result<(), ExecutionError> {
-        let runner = self.runner()?;
-        let outcome = runner
-            .sandbox
-            .run(&Program::new([runner.python.as_str(), "-I", "-c", "pass"]))
-            .map_err(|e| ExecutionError::PythonFails(e.to_string()))?;
-        if outcome.success() {
-            Ok(())
-        } else {
-            Err(ExecutionError::PythonFails(format!(
-                "{:?}, {:?}: {}",
-                outcome.exit,
-                outcome.violation,
-                outcome.stderr.trim()
-            )))
-        }
+    /// Set up the sandbox and run an empty `language` program in it (once): an error says
+    /// why no program of that language can run.
+    pub fn check(&self, language: CodeLanguage) -> Result<(), ExecutionError> {
+        let slot = CodeLanguage::ALL
+            .iter()
+            .position(|&l| l == language)
+            .unwrap_or(0);
+        self.checked[slot]
+            .get_or_init(|| {
+                let (verdict, outcome) =
+                    self.execute(language, empty_program(language))
+                        .map_err(|e| match e {
+                            Failed::Setup(e) => e,
+                            Failed::Run(e) => ExecutionError::ToolchainFails(language.name(), e),
+                        })?;
+                if verdict == Verdict::Passed {
+                    Ok(())
+                } else {
+                    Err(ExecutionError::ToolchainFails(
+                        language.name(),
+                        format!(
+                            "{:?}, {:?}: {}",
+                            outcome.exit,
+                            outcome.violation,
+                            outcome.stderr.trim()
+                        ),
+                    ))
+                }
+            })
+            .clone()
     }
 
-    /// Run one Python program (the whole file: solution and tests) and say how it fared.
-    pub fn run(&self, program: &str) -> Result<(Verdict, candor_sandbox::Outcome), String> {
-        let runner = self.runner().map_err(|e| e.to_string())?;
-        let program =
-            Program::new([runner.python.as_str(), "-I", "-B", "main.py"]).file("main.py", program);
-        let outcome = runner.sandbox.run(&program).map_err(|e| e.to_string())?;
-        Ok((Verdict::of(&outcome), outcome))
+    /// Run one program (the whole file: solution and tests) and say how it fared.
+    pub fn run(
+        &self,
+        language: CodeLanguage,
+        program: &str,
+    ) -> Result<(Verdict, candor_sandbox::Outcome), String> {
+        self.check(language).map_err(|e| e.to_string())?;
+        self.execute(language, program).map_err(|e| match e {
+            Failed::Setup(e) => e.to_string(),
+            Failed::Run(e) => e,
+        })
+    }
+
+    /// Labels `language` programs with their verdicts.
+    pub fn scorer(self: &Arc<Self>, language: CodeLanguage) -> Arc<dyn Scorer> {
+        Arc::new(LanguageTests {
+            executor: Arc::clone(self),
+            language,
+            name: format!(
+                "{}_tests_{}",
+                language.name(),
+                if self.sandboxed {
+                    "sandboxed"
+                } else {
+                    "unsandboxed"
+                }
+            ),
+        })
+    }
+
+    fn execute(
+        &self,
+        language: CodeLanguage,
+        program: &str,
+    ) -> Result<(Verdict, candor_sandbox::Outcome), Failed> {
+        let runner = self.runner().map_err(Failed::Setup)?;
+        let (file, command) = language.command(Some(&runner.python));
+        let program = Program::new(command).file(file, program);
+        let outcome = runner
+            .sandbox
+            .run(&program)
+            .map_err(|e| Failed::Run(e.to_string()))?;
+        Ok((Verdict::of(language, &outcome), outcome))
     }
 
     fn runner(&self) -> Result<&Runner, ExecutionError> {
@@ -196,13 +330,22 @@ impl CodeExecutor {
     }
 }
 
-impl Scorer for CodeExecutor {
+/// Why a program did not run: the sandbox could not be made, or the program not started.
+enum Failed {
+    Setup(ExecutionError),
+    Run(String),
+}
+
+/// [`CodeExecutor::scorer`]: the executor for one language.
+struct LanguageTests {
+    executor: Arc<CodeExecutor>,
+    language: CodeLanguage,
+    name: String,
+}
+
+impl Scorer for LanguageTests {
     fn name(&self) -> &str {
-        if self.sandboxed {
-            "python_tests_sandboxed"
-        } else {
-            "python_tests_unsandboxed"
-        }
+        &self.name
     }
 
     /// `output` is the whole program; `prompt` is not read.
@@ -212,7 +355,10 @@ impl Scorer for CodeExecutor {
         output: &str,
         _answers: &[Response],
     ) -> Result<ScorerOutput, ScorerError> {
-        let (verdict, _) = self.run(output).map_err(ScorerError::Invalid)?;
+        let (verdict, _) = self
+            .executor
+            .run(self.language, output)
+            .map_err(ScorerError::Invalid)?;
         Ok(ScorerOutput {
             label: verdict.name().to_string(),
             score: f64::from(u8::from(verdict == Verdict::Passed)),
@@ -238,7 +384,7 @@ mod tests {
 
     #[test]
     fn verdicts_from_outcomes() {
-        let code = |c, e| Verdict::of(&outcome(Exit::Code(c), None, e));
+        let code = |c, e| Verdict::of(CodeLanguage::Python, &outcome(Exit::Code(c), None, e));
         assert_eq!(code(0, ""), Verdict::Passed);
         assert_eq!(
             code(
@@ -265,29 +411,97 @@ mod tests {
         );
         assert_eq!(code(2, ""), Verdict::Error);
         assert_eq!(
-            Verdict::of(&outcome(Exit::Signal(9), None, "")),
+            Verdict::of(CodeLanguage::Python, &outcome(Exit::Signal(9), None, "")),
             Verdict::Killed
         );
         assert_eq!(
-            Verdict::of(&outcome(Exit::Signal(9), Some(Violation::CpuTime), "")),
+            Verdict::of(
+                CodeLanguage::Python,
+                &outcome(Exit::Signal(9), Some(Violation::CpuTime), "")
+            ),
             Verdict::Timeout
         );
         assert_eq!(
-            Verdict::of(&outcome(Exit::Signal(9), Some(Violation::Timeout), "")),
+            Verdict::of(
+                CodeLanguage::Python,
+                &outcome(Exit::Signal(9), Some(Violation::Timeout), "")
+            ),
             Verdict::Timeout
         );
         assert_eq!(
-            Verdict::of(&outcome(
-                Exit::Signal(31),
-                Some(Violation::ForbiddenSyscall),
-                ""
-            )),
+            Verdict::of(
+                CodeLanguage::Python,
+                &outcome(Exit::Signal(31), Some(Violation::ForbiddenSyscall), "")
+            ),
             Verdict::SandboxViolation
         );
         // A passing exit with processes left behind is not a pass.
         assert_eq!(
-            Verdict::of(&outcome(Exit::Code(0), Some(Violation::Survivors), "")),
+            Verdict::of(
+                CodeLanguage::Python,
+                &outcome(Exit::Code(0), Some(Violation::Survivors), "")
+            ),
             Verdict::SandboxViolation
+        );
+    }
+
+    #[test]
+    fn verdicts_of_compiled_and_node_programs() {
+        let of = |l, exit, e| Verdict::of(l, &outcome(exit, None, e));
+        {
+            let l = CodeLanguage::Cpp;
+            assert_eq!(
+                of(l, Exit::Code(COMPILE_FAILED), "error: expected ';'"),
+                Verdict::SyntaxError
+            );
+            assert_eq!(of(l, Exit::Code(0), ""), Verdict::Passed);
+        }
+        // Python may exit 97 itself.
+        assert_eq!(
+            of(CodeLanguage::Python, Exit::Code(COMPILE_FAILED), ""),
+            Verdict::Error
+        );
+        assert_eq!(
+            of(
+                CodeLanguage::Cpp,
+                Exit::Signal(6),
+                "main: main.cpp:9: int main(): Assertion `f(1) == 2' failed.\n"
+            ),
+            Verdict::Assertion
+        );
+        assert_eq!(of(CodeLanguage::Cpp, Exit::Signal(11), ""), Verdict::Killed);
+        assert_eq!(
+            of(
+                CodeLanguage::JavaScript,
+                Exit::Code(0),
+                "Assertion failed\n"
+            ),
+            Verdict::Assertion
+        );
+        assert_eq!(
+            of(
+                CodeLanguage::JavaScript,
+                Exit::Code(1),
+                "main.js:3\n  }}\n  ^\n\nSyntaxError: Unexpected token '}'\n"
+            ),
+            Verdict::SyntaxError
+        );
+        assert_eq!(
+            of(
+                CodeLanguage::JavaScript,
+                Exit::Code(1),
+                "ReferenceError: f is not defined"
+            ),
+            Verdict::Error
+        );
+        // Node's assert module throws.
+        assert_eq!(
+            of(
+                CodeLanguage::JavaScript,
+                Exit::Code(1),
+                "AssertionError [ERR_ASSERTION]: false == true"
+            ),
+            Verdict::Assertion
         );
     }
 }

@@ -19,18 +19,19 @@ use std::sync::Arc;
 
 use candor_core::names::metric;
 use candor_core::{
-    metrics, GenerateRequest, GenerationParams, LabelRequest, Prompt, Request, Response, Sample,
-    Scorer, ScorerOutput, SplitMix64, Task, TaskData, TaskError, TaskInfo, TaskOptions,
+    metrics, FinishReason, GenerateRequest, GenerationParams, LabelRequest, Prompt, Request,
+    Response, Sample, Scorer, ScorerOutput, SplitMix64, Task, TaskData, TaskError, TaskInfo,
+    TaskOptions,
 };
 use candor_data::{DataDir, DataError, Row};
 use serde_json::json;
 
-pub use execute::{CodeExecutor, ExecutionError, Verdict};
+pub use execute::{CodeExecutor, CodeLanguage, ExecutionError, Verdict};
 
 use crate::{data_error, harmful, SuiteSpec};
 
-/// The tag of tasks whose scoring runs model-written code: a run checks the sandbox before
-/// it spends model time on them.
+/// The tag of tasks whose scoring runs model-written code: a run checks the sandbox, and the
+/// toolchain of each [`CodeLanguage`] named in the task's tags, before it spends model time.
 pub const EXECUTES_CODE: &str = "code_execution";
 
 /// The k of pass@k reported where the number of samples allows, besides n itself.
@@ -53,7 +54,7 @@ pub(crate) fn humaneval_spec() -> SuiteSpec {
         name: "humaneval",
         description: "HumanEval: 164 Python functions completed from their signature and \
                       docstring, run against their tests in the sandbox (pass@k)",
-        tags: &["code", EXECUTES_CODE, "generation"],
+        tags: &["code", EXECUTES_CODE, "python", "generation"],
         dataset: || crate::data::dataset_info("humaneval"),
         build: |data, scorers| {
             vec![Arc::new(CodeTask::new(
@@ -71,7 +72,7 @@ pub(crate) fn mbpp_spec() -> SuiteSpec {
         description: "MBPP: 500 basic Python problems (the test split), the paper's 3-shot \
                       prompt with the tests shown, run against the tests in the sandbox \
                       (pass@k)",
-        tags: &["code", EXECUTES_CODE, "generation"],
+        tags: &["code", EXECUTES_CODE, "python", "generation"],
         dataset: || crate::data::dataset_info("mbpp"),
         build: |data, scorers| {
             vec![Arc::new(CodeTask::new(
@@ -83,11 +84,46 @@ pub(crate) fn mbpp_spec() -> SuiteSpec {
     }
 }
 
+pub(crate) fn humaneval_x_spec() -> SuiteSpec {
+    SuiteSpec {
+        name: "humaneval_x",
+        description: "HumanEval-X: the HumanEval problems hand-translated into C++, \
+                      JavaScript and Python, run against their tests in the sandbox (pass@k)",
+        tags: &["code", EXECUTES_CODE, "generation"],
+        dataset: || crate::data::dataset_info("humaneval_x"),
+        build: |data, scorers| {
+            CodeLanguage::ALL
+                .into_iter()
+                .map(|language| {
+                    Arc::new(CodeTask::new(
+                        Benchmark::HumanEvalX(language),
+                        data.clone(),
+                        scorers.code.clone(),
+                    )) as Arc<dyn Task>
+                })
+                .collect()
+        },
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Benchmark {
     HumanEval,
     Mbpp,
+    /// One language of HumanEval-X.
+    HumanEvalX(CodeLanguage),
 }
+
+/// C++ and JavaScript completions end where the function closes: at a `}` in the first
+/// column. The stop string is not returned, so the brace is put back.
+const BRACE_STOP: &str = "\n}";
+
+/// What HumanEval-X's C++ programs may use without including it (upstream adds the missing
+/// ones too).
+const CPP_HEADERS: &str = "#include <algorithm>\n#include <climits>\n#include <cmath>\n\
+                           #include <cstdlib>\n#include <cstring>\n#include <map>\n\
+                           #include <numeric>\n#include <set>\n#include <sstream>\n\
+                           #include <string>\n#include <vector>\n";
 
 /// One problem: what the model continues, and the program its completion goes into.
 struct Problem {
@@ -111,15 +147,24 @@ pub(crate) struct CodeTask {
 
 impl CodeTask {
     fn new(benchmark: Benchmark, data: DataDir, executor: Arc<CodeExecutor>) -> Self {
-        let spec = match benchmark {
-            Benchmark::HumanEval => humaneval_spec(),
-            Benchmark::Mbpp => mbpp_spec(),
+        let (spec, language) = match benchmark {
+            Benchmark::HumanEval => (humaneval_spec(), CodeLanguage::Python),
+            Benchmark::Mbpp => (mbpp_spec(), CodeLanguage::Python),
+            Benchmark::HumanEvalX(language) => (humaneval_x_spec(), language),
         };
-        let scorer: Arc<dyn Scorer> = executor;
+        let scorer = executor.scorer(language);
+        let name = match benchmark {
+            Benchmark::HumanEvalX(l) => format!("humaneval_x_{}", l.name()),
+            _ => spec.name.to_string(),
+        };
+        let mut info = spec.task_info(&name, &["en"]);
+        if !info.tags.iter().any(|t| t == language.name()) {
+            info.tags.push(language.name().to_string());
+        }
         Self {
             benchmark,
             data,
-            info: harmful::scored_by(spec.task_info(spec.name, &["en"]), scorer.as_ref()),
+            info: harmful::scored_by(info, scorer.as_ref()),
             scorer,
         }
     }
@@ -185,13 +230,53 @@ impl CodeTask {
                     .collect::<Result<_, DataError>>()?;
                 Ok((problems, file))
             }
+            Benchmark::HumanEvalX(language) => {
+                let file = match language {
+                    CodeLanguage::Python => "python",
+                    CodeLanguage::Cpp => "cpp",
+                    CodeLanguage::JavaScript => "js",
+                };
+                let (rows, file) = self
+                    .data
+                    .jsonl(&format!("humaneval_x/humaneval_{file}.jsonl"))?;
+                let headers = if language == CodeLanguage::Cpp {
+                    CPP_HEADERS
+                } else {
+                    ""
+                };
+                let problems = rows
+                    .iter()
+                    .map(|row| {
+                        let prompt = row.str("prompt")?.to_string();
+                        Ok(Problem {
+                            id: row.str("task_id")?.to_string(),
+                            head: format!("{headers}{prompt}"),
+                            prompt,
+                            tests: format!("{}\n", row.str("test")?),
+                            solution: row.str("canonical_solution")?.to_string(),
+                        })
+                    })
+                    .collect::<Result<_, DataError>>()?;
+                Ok((problems, file))
+            }
+        }
+    }
+
+    /// The text a stop string cut off, put back (C-family braces).
+    fn closer(&self) -> &'static str {
+        match self.benchmark {
+            Benchmark::HumanEvalX(CodeLanguage::Python)
+            | Benchmark::HumanEval
+            | Benchmark::Mbpp => "",
+            Benchmark::HumanEvalX(_) => BRACE_STOP,
         }
     }
 
     fn params(&self, options: &TaskOptions) -> GenerationParams {
         let stop = match self.benchmark {
-            Benchmark::HumanEval => HUMANEVAL_STOP,
+            Benchmark::HumanEval | Benchmark::HumanEvalX(CodeLanguage::Python) => HUMANEVAL_STOP,
             Benchmark::Mbpp => MBPP_STOP,
+            Benchmark::HumanEvalX(_) => &[BRACE_STOP],
         };
         let sampled = options.samples.unwrap_or(1) > 1;
         GenerationParams {
@@ -309,13 +394,22 @@ impl Task for CodeTask {
         sample: &Sample,
         responses: &[Response],
     ) -> Result<Vec<LabelRequest>, TaskError> {
-        Ok(harmful::texts(&self.info.name, sample, responses)?
-            .into_iter()
-            .map(|text| {
+        harmful::texts(&self.info.name, sample, responses)?;
+        Ok(responses
+            .iter()
+            .filter_map(|r| match r {
+                Response::Generate(g) => Some(g),
+                _ => None,
+            })
+            .map(|g| {
+                let completion = match g.finish_reason {
+                    FinishReason::Stop => format!("{}{}", g.text, self.closer()),
+                    _ => g.text.clone(),
+                };
                 LabelRequest::new(
                     &self.scorer,
                     sample.id.clone(),
-                    program(&sample.target, text),
+                    program(&sample.target, &completion),
                 )
             })
             .collect())

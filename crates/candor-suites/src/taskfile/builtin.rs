@@ -84,6 +84,10 @@ const MANIFESTS: &[(&str, &str)] = &[
     ),
     ("mbpp", include_str!("../../../../datasets/mbpp.yaml")),
     (
+        "humaneval_x",
+        include_str!("../../../../datasets/humaneval_x.yaml"),
+    ),
+    (
         "cyberseceval",
         include_str!("../../../../datasets/cyberseceval.yaml"),
     ),
