@@ -71,6 +71,25 @@ pub fn markdown(r: &Report) -> String {
         r.timings.total_s,
         r.timings.model_s
     );
+    if let Some(samples) = r.config.task.samples.filter(|&n| n > 1) {
+        let _ = writeln!(
+            s,
+            "{samples} generations per prompt for code tasks (temperature 0.8, top-p 0.95).\n"
+        );
+    }
+    match r.code_execution.as_deref() {
+        Some("unisolated") => {
+            let _ = writeln!(
+                s,
+                "**Model-written code ran on this machine without the sandbox's namespaces** \
+                 (`--allow-unsandboxed-code`: rlimits, seccomp and a timeout only).\n"
+            );
+        }
+        Some(how) => {
+            let _ = writeln!(s, "Model-written code ran in candor's sandbox ({how}).\n");
+        }
+        None => {}
+    }
     if !r.suites.is_empty() {
         let _ = writeln!(s, "## Suites (mean over their tasks)\n\n| suite | metric | value ± stderr | tasks |\n|---|---|---|---|");
         for suite in &r.suites {

@@ -15,6 +15,18 @@
 //! the program's files are root's outside the namespace; running candor as an ordinary user
 //! adds a layer.
 //!
+//! ```no_run
+//! use candor_sandbox::{Limits, Program, Sandbox, Toolchain};
+//!
+//! let python = Toolchain::python("python3")?; // the real interpreter and its prefix
+//! let sandbox = python.show_in(Sandbox::new(Limits::default()));
+//! let exe = python.executable.display().to_string();
+//! let outcome =
+//!     sandbox.run(&Program::new([exe.as_str(), "-I", "main.py"]).file("main.py", "print(1 + 1)"))?;
+//! assert!(outcome.success() && outcome.stdout == "2\n");
+//! # Ok::<(), candor_sandbox::SandboxError>(())
+//! ```
+//!
 //! [`Sandbox::unisolated`] is the explicit fallback for kernels without unprivileged user
 //! namespaces: limits, seccomp and the timeout, but the host's file system and PID space (and,
 //! when candor runs as root, no process limit: the kernel exempts root from it).

@@ -310,6 +310,18 @@ fn identity_section(r: &Report, s: &mut String) {
     for (key, value) in &m.details {
         kv(s, &key.replace('_', " "), &esc(value));
     }
+    if let Some(how) = &r.code_execution {
+        let where_ = if how == "unisolated" {
+            "on this machine, without the sandbox's namespaces (--allow-unsandboxed-code)"
+        } else {
+            "in candor's sandbox"
+        };
+        kv(
+            s,
+            "model-written code ran",
+            &format!("{where_} ({})", esc(how)),
+        );
+    }
     s.push_str(
         "</table></div><h3>Data</h3><div class=\"scroll\"><table><tr><th>dataset</th>\
                 <th>licence</th><th>flags</th><th>files (sha256)</th></tr>",
