@@ -58,7 +58,7 @@ impl CodeLanguage {
             CodeLanguage::Cpp => (
                 "main.cpp",
                 sh(format!(
-                    "g++ -std=c++17 -O1 -o main main.cpp -lm || exit {COMPILE_FAILED}; exec ./main"
+                    "g++ -std=c++17 -o main main.cpp -lm || exit {COMPILE_FAILED}; exec ./main"
                 )),
             ),
             CodeLanguage::JavaScript => ("main.js", vec!["/usr/bin/node".into(), "main.js".into()]),

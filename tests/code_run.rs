@@ -1,0 +1,119 @@
+//! Code tasks through `Evaluation`, as `candor run` drives them: the sandbox is checked before
+//! the model is asked anything, `--samples` gives n seeded generations per problem, the
+//! verdicts are the samples' labels, and the report says where the code ran (`namespaces`, or
+//! `unisolated` with `--allow-unsandboxed-code`).
+
+use std::sync::Arc;
+
+use candor::{
+    DataDir, Evaluation, FinishReason, GenerateRequest, Generation, LanguageModel, Loglikelihood,
+    LoglikelihoodRequest, ModelError, Prompt, RollingLoglikelihood, RollingRequest,
+};
+
+/// Answers HumanEval/0 with a correct body when the seed is even, and a wrong one otherwise.
+struct Alternating;
+
+impl LanguageModel for Alternating {
+    fn name(&self) -> &str {
+        "alternating"
+    }
+
+    fn loglikelihood(&self, _: &[LoglikelihoodRequest]) -> Result<Vec<Loglikelihood>, ModelError> {
+        Err(ModelError::Backend("not asked".into()))
+    }
+
+    fn loglikelihood_rolling(
+        &self,
+        _: &[RollingRequest],
+    ) -> Result<Vec<RollingLoglikelihood>, ModelError> {
+        Err(ModelError::Backend("not asked".into()))
+    }
+
+    fn generate(&self, requests: &[GenerateRequest]) -> Result<Vec<Generation>, ModelError> {
+        requests
+            .iter()
+            .map(|r| {
+                let Prompt::Text(prompt) = &r.prompt else {
+                    return Err(ModelError::Backend("expected text".into()));
+                };
+                assert!(prompt.contains("def has_close_elements"), "{prompt}");
+                let body = if r.params.seed % 2 == 0 {
+                    "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])"
+                } else {
+                    "    return False"
+                };
+                Ok(Generation {
+                    text: body.into(),
+                    finish_reason: FinishReason::Eos,
+                    num_tokens: 1,
+                })
+            })
+            .collect()
+    }
+}
+
+fn data() -> Option<DataDir> {
+    candor_data::shared_test_data("datasets").map(|d| DataDir::new(d.join("datasets")))
+}
+
+#[test]
+fn samples_are_seeded_labelled_and_the_report_says_where_code_ran() {
+    let Some(data) = data() else { return };
+    for unsandboxed in [false, true] {
+        let result = Evaluation::new(Arc::new(Alternating))
+            .suites(["humaneval"])
+            .data_dir(data.clone())
+            .limit(1)
+            .samples(8)
+            .allow_unsandboxed_code(unsandboxed)
+            .run()
+            .unwrap();
+        let sample = &result.samples[0];
+        // Eight requests with distinct seeds, sampled.
+        let seeds: std::collections::BTreeSet<u64> = sample
+            .sample
+            .requests
+            .iter()
+            .map(|r| match r {
+                candor::Request::Generate(g) => {
+                    assert!(g.params.temperature > 0.0);
+                    g.params.seed
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(seeds.len(), 8);
+        let even = seeds.iter().filter(|s| *s % 2 == 0).count();
+        let labels: Vec<&str> = sample.labels.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(labels.iter().filter(|l| **l == "passed").count(), even);
+        assert_eq!(
+            labels.iter().filter(|l| **l == "assertion").count(),
+            8 - even
+        );
+        // pass@1 = c / n; pass@8 = 1 when any passed.
+        let metric = |name: &str| {
+            result.output.tasks[0]
+                .metrics
+                .iter()
+                .find(|m| m.name == name)
+                .unwrap()
+                .value
+        };
+        assert!((metric("pass@1") - even as f64 / 8.0).abs() < 1e-12);
+        assert_eq!(metric("pass@8"), f64::from(u8::from(even > 0)));
+        let report = serde_json::to_value(&result.report).unwrap();
+        let want = if unsandboxed {
+            "unisolated"
+        } else {
+            "namespaces"
+        };
+        assert_eq!(report["code_execution"], want);
+        assert!(
+            candor::report::markdown(&result.report).contains(if unsandboxed {
+                "without the sandbox's namespaces"
+            } else {
+                "ran in candor's sandbox"
+            })
+        );
+    }
+}
