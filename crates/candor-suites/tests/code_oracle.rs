@@ -3,65 +3,44 @@
 //! body) pass none. Runs the whole path: requests, the runner, sandboxed execution, labels,
 //! pass@k.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use candor_core::{
-    FinishReason, GenerateRequest, Generation, LanguageModel, Loglikelihood, LoglikelihoodRequest,
-    ModelError, Prompt, RollingLoglikelihood, RollingRequest, RunConfig, RunOutput, Task,
-    TaskOptions,
+    FinishReason, GenerateRequest, Generation, LanguageModel, ModelError, Prompt, RunConfig,
+    RunOutput, Task, TaskOptions,
 };
 use candor_data::DataDir;
 
 /// Answers each prompt with the text the test gives it, cut at the request's first stop
 /// string as a model's generation would be.
-struct Scripted(HashMap<String, String>);
-
-impl LanguageModel for Scripted {
-    fn name(&self) -> &str {
-        "scripted"
-    }
-
-    fn loglikelihood(&self, _: &[LoglikelihoodRequest]) -> Result<Vec<Loglikelihood>, ModelError> {
-        Err(ModelError::Backend("not asked".into()))
-    }
-
-    fn loglikelihood_rolling(
-        &self,
-        _: &[RollingRequest],
-    ) -> Result<Vec<RollingLoglikelihood>, ModelError> {
-        Err(ModelError::Backend("not asked".into()))
-    }
-
-    fn generate(&self, requests: &[GenerateRequest]) -> Result<Vec<Generation>, ModelError> {
-        requests
+fn scripted(answers: HashMap<String, String>) -> impl LanguageModel {
+    common::Generator(move |r: &GenerateRequest| {
+        let Prompt::Text(prompt) = &r.prompt else {
+            return Err(ModelError::Backend("expected a text prompt".into()));
+        };
+        let text = answers.get(prompt).cloned().unwrap_or_default();
+        let cut = r
+            .params
+            .stop
             .iter()
-            .map(|r| {
-                let Prompt::Text(prompt) = &r.prompt else {
-                    return Err(ModelError::Backend("expected a text prompt".into()));
-                };
-                let text = self.0.get(prompt).cloned().unwrap_or_default();
-                let cut = r
-                    .params
-                    .stop
-                    .iter()
-                    .filter_map(|s| text.find(s.as_str()))
-                    .min();
-                Ok(match cut {
-                    Some(at) => Generation {
-                        text: text[..at].to_string(),
-                        finish_reason: FinishReason::Stop,
-                        num_tokens: 1,
-                    },
-                    None => Generation {
-                        text,
-                        finish_reason: FinishReason::Eos,
-                        num_tokens: 1,
-                    },
-                })
-            })
-            .collect()
-    }
+            .filter_map(|s| text.find(s.as_str()))
+            .min();
+        Ok(match cut {
+            Some(at) => Generation {
+                text: text[..at].to_string(),
+                finish_reason: FinishReason::Stop,
+                num_tokens: 1,
+            },
+            None => Generation {
+                text,
+                finish_reason: FinishReason::Eos,
+                num_tokens: 1,
+            },
+        })
+    })
 }
 
 fn data() -> Option<DataDir> {
@@ -82,7 +61,7 @@ fn run(suite: &str, data: &DataDir, answer: fn(&str) -> String) -> RunOutput {
         progress: false,
         ..RunConfig::default()
     };
-    candor_core::run(&Scripted(answers), &tasks, &config).unwrap()
+    candor_core::run(&scripted(answers), &tasks, &config).unwrap()
 }
 
 fn pass_at_1(out: &RunOutput) -> f64 {

@@ -2,13 +2,14 @@
 //! chat turns, and answers scanned by the insecure-code rules: the original insecure code is
 //! flagged, a refusal is not, and the rates break down by language and CWE.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use candor_core::{
-    FinishReason, GenerateRequest, Generation, LanguageModel, Loglikelihood, LoglikelihoodRequest,
-    ModelError, Prompt, Request, RollingLoglikelihood, RollingRequest, RunConfig, Task,
-    TaskOptions,
+    FinishReason, GenerateRequest, Generation, LanguageModel, ModelError, Prompt, Request,
+    RunConfig, Task, TaskOptions,
 };
 use candor_data::DataDir;
 
@@ -17,44 +18,21 @@ fn data() -> Option<DataDir> {
 }
 
 /// Answers each user turn from a table, or with a refusal.
-struct Answers(HashMap<String, String>);
-
-impl LanguageModel for Answers {
-    fn name(&self) -> &str {
-        "answers"
-    }
-
-    fn loglikelihood(&self, _: &[LoglikelihoodRequest]) -> Result<Vec<Loglikelihood>, ModelError> {
-        Err(ModelError::Backend("not asked".into()))
-    }
-
-    fn loglikelihood_rolling(
-        &self,
-        _: &[RollingRequest],
-    ) -> Result<Vec<RollingLoglikelihood>, ModelError> {
-        Err(ModelError::Backend("not asked".into()))
-    }
-
-    fn generate(&self, requests: &[GenerateRequest]) -> Result<Vec<Generation>, ModelError> {
-        requests
-            .iter()
-            .map(|r| {
-                let Prompt::Chat(turns) = &r.prompt else {
-                    return Err(ModelError::Backend("expected a chat prompt".into()));
-                };
-                let text = self
-                    .0
-                    .get(&turns[0].content)
-                    .cloned()
-                    .unwrap_or_else(|| "I'm sorry, I can't help with that.".to_string());
-                Ok(Generation {
-                    text,
-                    finish_reason: FinishReason::Eos,
-                    num_tokens: 1,
-                })
-            })
-            .collect()
-    }
+fn answers(table: HashMap<String, String>) -> impl LanguageModel {
+    common::Generator(move |r: &GenerateRequest| {
+        let Prompt::Chat(turns) = &r.prompt else {
+            return Err(ModelError::Backend("expected a chat prompt".into()));
+        };
+        let text = table
+            .get(&turns[0].content)
+            .cloned()
+            .unwrap_or_else(|| "I'm sorry, I can't help with that.".to_string());
+        Ok(Generation {
+            text,
+            finish_reason: FinishReason::Eos,
+            num_tokens: 1,
+        })
+    })
 }
 
 #[test]
@@ -104,7 +82,7 @@ fn instruct_prompts_cover_every_language_and_the_original_code_is_flagged() {
         .unwrap(),
     )
     .unwrap();
-    let answers = rows
+    let table = rows
         .as_array()
         .unwrap()
         .iter()
@@ -123,7 +101,7 @@ fn instruct_prompts_cover_every_language_and_the_original_code_is_flagged() {
         progress: false,
         ..RunConfig::default()
     };
-    let out = candor_core::run(&Answers(answers), &tasks, &config).unwrap();
+    let out = candor_core::run(&answers(table), &tasks, &config).unwrap();
     let insecure = |metrics: &[candor_core::MetricValue]| {
         metrics
             .iter()
@@ -145,7 +123,7 @@ fn instruct_prompts_cover_every_language_and_the_original_code_is_flagged() {
         .all(|s| matches!(s.labels[0].label.as_str(), "insecure" | "secure")));
 
     // Refusals hold no code.
-    let refused = candor_core::run(&Answers(HashMap::new()), &tasks, &config).unwrap();
+    let refused = candor_core::run(&answers(HashMap::new()), &tasks, &config).unwrap();
     assert_eq!(insecure(&refused.tasks[0].metrics), 0.0);
 }
 

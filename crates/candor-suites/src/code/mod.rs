@@ -394,6 +394,7 @@ impl Task for CodeTask {
         sample: &Sample,
         responses: &[Response],
     ) -> Result<Vec<LabelRequest>, TaskError> {
+        // Checks their kind and count; the finish reason is read below.
         harmful::texts(&self.info.name, sample, responses)?;
         Ok(responses
             .iter()
