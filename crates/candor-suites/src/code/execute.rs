@@ -42,14 +42,15 @@ impl CodeLanguage {
     }
 
     /// The file the program is written to, and the command that compiles and runs it in the
-    /// sandbox's `/tmp` (a compile failure exits with [`COMPILE_FAILED`]).
-    fn command(self, python: Option<&str>) -> (&'static str, Vec<String>) {
+    /// sandbox's `/tmp` (a compile failure exits with [`COMPILE_FAILED`]). `python` is the
+    /// interpreter's real path; the other toolchains are found on the sandbox's `PATH`.
+    fn command(self, python: &str) -> (&'static str, Vec<String>) {
         let sh = |script: String| vec!["/bin/sh".to_string(), "-c".to_string(), script];
         match self {
             CodeLanguage::Python => (
                 "main.py",
                 vec![
-                    python.unwrap_or("python3").to_string(),
+                    python.to_string(),
                     "-I".into(),
                     "-B".into(),
                     "main.py".into(),
@@ -61,7 +62,7 @@ impl CodeLanguage {
                     "g++ -std=c++17 -o main main.cpp -lm || exit {COMPILE_FAILED}; exec ./main"
                 )),
             ),
-            CodeLanguage::JavaScript => ("main.js", vec!["/usr/bin/node".into(), "main.js".into()]),
+            CodeLanguage::JavaScript => ("main.js", sh("exec node main.js".to_string())),
         }
     }
 }
@@ -70,7 +71,8 @@ impl CodeLanguage {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Passed,
-    /// The program does not parse (`SyntaxError`, `IndentationError`, `TabError`).
+    /// The program does not parse (Python's `SyntaxError`, `IndentationError`, `TabError`,
+    /// Node's `SyntaxError`) or does not compile (C++).
     SyntaxError,
     /// A test's `assert` failed.
     Assertion,
@@ -297,7 +299,7 @@ impl CodeExecutor {
         program: &str,
     ) -> Result<(Verdict, candor_sandbox::Outcome), Failed> {
         let runner = self.runner().map_err(Failed::Setup)?;
-        let (file, command) = language.command(Some(&runner.python));
+        let (file, command) = language.command(&runner.python);
         let program = Program::new(command).file(file, program);
         let outcome = runner
             .sandbox
