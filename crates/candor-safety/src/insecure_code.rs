@@ -74,7 +74,7 @@ impl InsecureCodeDetector {
     }
 
     /// Rules from JSON text (an array of `{id, languages, cwe, description, pattern}`).
-    pub fn parse(json: &str) -> Result<Self, String> {
+    fn parse(json: &str) -> Result<Self, String> {
         let texts: Vec<RuleText> =
             serde_json::from_str(json).map_err(|e| format!("insecure-code rules: {e}"))?;
         let rules = texts

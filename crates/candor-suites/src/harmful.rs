@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use candor_core::names::metric;
 use candor_core::{
-    ChatMessage, GenerateRequest, GenerationParams, LabelRequest, Prompt, Request, Response,
-    Sample, Scorer, ScorerOutput, TaskError, TaskInfo, TaskOptions,
+    ChatMessage, GenerateRequest, Generation, GenerationParams, LabelRequest, Prompt, Request,
+    Response, Sample, Scorer, ScorerOutput, TaskError, TaskInfo, TaskOptions,
 };
 
 /// Enough for a refusal or the start of an answer to show (as XSTest).
@@ -42,6 +42,18 @@ pub fn texts<'a>(
     sample: &Sample,
     responses: &'a [Response],
 ) -> Result<Vec<&'a str>, TaskError> {
+    Ok(generations(task, sample, responses)?
+        .into_iter()
+        .map(|g| g.text.as_str())
+        .collect())
+}
+
+/// The generations of a sample, one per request, checking kind and count.
+pub fn generations<'a>(
+    task: &str,
+    sample: &Sample,
+    responses: &'a [Response],
+) -> Result<Vec<&'a Generation>, TaskError> {
     let error = |reason: String| TaskError::Scoring {
         task: task.into(),
         sample: sample.id.clone(),
@@ -57,7 +69,7 @@ pub fn texts<'a>(
     responses
         .iter()
         .map(|r| match r {
-            Response::Generate(g) => Ok(g.text.as_str()),
+            Response::Generate(g) => Ok(g),
             other => Err(error(format!("expected a generation, got {other:?}"))),
         })
         .collect()

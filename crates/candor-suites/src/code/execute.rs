@@ -168,9 +168,9 @@ pub enum ExecutionError {
 /// code tasks' languages before any model time is spent).
 pub struct CodeExecutor {
     sandboxed: bool,
-    limits: Limits,
     runner: OnceLock<Result<Runner, ExecutionError>>,
-    checked: [OnceLock<Result<(), ExecutionError>>; 3],
+    /// Per [`CodeLanguage`], in declaration order.
+    checked: [OnceLock<Result<(), ExecutionError>>; CodeLanguage::ALL.len()],
 }
 
 struct Runner {
@@ -182,12 +182,6 @@ struct Runner {
 /// machines; this leaves room for a loaded one and for compiling).
 const CPU_LIMIT: Duration = Duration::from_secs(10);
 const WALL_LIMIT: Duration = Duration::from_secs(20);
-
-impl Default for CodeExecutor {
-    fn default() -> Self {
-        Self::sandboxed()
-    }
-}
 
 /// A program that does nothing, to check a toolchain.
 fn empty_program(language: CodeLanguage) -> &'static str {
@@ -212,11 +206,6 @@ impl CodeExecutor {
     fn new(sandboxed: bool) -> Self {
         Self {
             sandboxed,
-            limits: Limits {
-                cpu: CPU_LIMIT,
-                wall: WALL_LIMIT,
-                ..Limits::default()
-            },
             runner: OnceLock::new(),
             checked: Default::default(),
         }
@@ -234,30 +223,23 @@ impl CodeExecutor {
     /// Set up the sandbox and run an empty `language` program in it (once): an error says
     /// why no program of that language can run.
     pub fn check(&self, language: CodeLanguage) -> Result<(), ExecutionError> {
-        let slot = CodeLanguage::ALL
-            .iter()
-            .position(|&l| l == language)
-            .unwrap_or(0);
-        self.checked[slot]
+        self.checked[language as usize]
             .get_or_init(|| {
-                let (verdict, outcome) =
-                    self.execute(language, empty_program(language))
-                        .map_err(|e| match e {
-                            Failed::Setup(e) => e,
-                            Failed::Run(e) => ExecutionError::ToolchainFails(language.name(), e),
-                        })?;
+                // The sandbox's own error first, then the toolchain's.
+                self.runner()?;
+                let failed = |why: String| ExecutionError::ToolchainFails(language.name(), why);
+                let (verdict, outcome) = self
+                    .execute(language, empty_program(language))
+                    .map_err(failed)?;
                 if verdict == Verdict::Passed {
                     Ok(())
                 } else {
-                    Err(ExecutionError::ToolchainFails(
-                        language.name(),
-                        format!(
-                            "{:?}, {:?}: {}",
-                            outcome.exit,
-                            outcome.violation,
-                            outcome.stderr.trim()
-                        ),
-                    ))
+                    Err(failed(format!(
+                        "{:?}, {:?}: {}",
+                        outcome.exit,
+                        outcome.violation,
+                        outcome.stderr.trim()
+                    )))
                 }
             })
             .clone()
@@ -270,10 +252,7 @@ impl CodeExecutor {
         program: &str,
     ) -> Result<(Verdict, candor_sandbox::Outcome), String> {
         self.check(language).map_err(|e| e.to_string())?;
-        self.execute(language, program).map_err(|e| match e {
-            Failed::Setup(e) => e.to_string(),
-            Failed::Run(e) => e,
-        })
+        self.execute(language, program)
     }
 
     /// Labels `language` programs with their verdicts.
@@ -297,20 +276,21 @@ impl CodeExecutor {
         &self,
         language: CodeLanguage,
         program: &str,
-    ) -> Result<(Verdict, candor_sandbox::Outcome), Failed> {
-        let runner = self.runner().map_err(Failed::Setup)?;
+    ) -> Result<(Verdict, candor_sandbox::Outcome), String> {
+        let runner = self.runner().map_err(|e| e.to_string())?;
         let (file, command) = language.command(&runner.python);
         let program = Program::new(command).file(file, program);
-        let outcome = runner
-            .sandbox
-            .run(&program)
-            .map_err(|e| Failed::Run(e.to_string()))?;
+        let outcome = runner.sandbox.run(&program).map_err(|e| e.to_string())?;
         Ok((Verdict::of(language, &outcome), outcome))
     }
 
     fn runner(&self) -> Result<&Runner, ExecutionError> {
         let sandboxed = self.sandboxed;
-        let limits = self.limits.clone();
+        let limits = Limits {
+            cpu: CPU_LIMIT,
+            wall: WALL_LIMIT,
+            ..Limits::default()
+        };
         let made = self.runner.get_or_init(|| {
             let python = Toolchain::python("python3")
                 .map_err(|e| ExecutionError::NoPython(e.to_string()))?;
@@ -330,12 +310,6 @@ impl CodeExecutor {
         });
         made.as_ref().map_err(Clone::clone)
     }
-}
-
-/// Why a program did not run: the sandbox could not be made, or the program not started.
-enum Failed {
-    Setup(ExecutionError),
-    Run(String),
 }
 
 /// [`CodeExecutor::scorer`]: the executor for one language.

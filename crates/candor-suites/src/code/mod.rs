@@ -1,7 +1,8 @@
 //! Code generation judged by running the program against its tests: HumanEval (Chen et al.
-//! 2021) and MBPP (Austin et al. 2021), with pass@k over `--samples` generations per problem.
+//! 2021), MBPP (Austin et al. 2021) and HumanEval-X (Zheng et al. 2023) in Python, C++ and
+//! JavaScript, with pass@k over `--samples` generations per problem.
 //!
-//! Each generation becomes one Python program (the problem's code before the completion, the
+//! Each generation becomes one program (the problem's code before the completion, the
 //! completion, then the tests) that the run's [`CodeExecutor`] labels with its [`Verdict`]:
 //! the programs of a run are labelled in parallel on the run's thread pool, each in its own
 //! sandbox, and the verdicts are the labels in `samples.jsonl`.
@@ -262,22 +263,20 @@ impl CodeTask {
         }
     }
 
-    /// The text a stop string cut off, put back (C-family braces).
-    fn closer(&self) -> &'static str {
+    /// Where a completion ends: its stop strings, and the text to put back when one of them
+    /// cut it (the closing brace of C++ and JavaScript functions).
+    fn ending(&self) -> (&'static [&'static str], &'static str) {
         match self.benchmark {
-            Benchmark::HumanEvalX(CodeLanguage::Python)
-            | Benchmark::HumanEval
-            | Benchmark::Mbpp => "",
-            Benchmark::HumanEvalX(_) => BRACE_STOP,
+            Benchmark::HumanEval | Benchmark::HumanEvalX(CodeLanguage::Python) => {
+                (HUMANEVAL_STOP, "")
+            }
+            Benchmark::Mbpp => (MBPP_STOP, ""),
+            Benchmark::HumanEvalX(_) => (&[BRACE_STOP], BRACE_STOP),
         }
     }
 
     fn params(&self, options: &TaskOptions) -> GenerationParams {
-        let stop = match self.benchmark {
-            Benchmark::HumanEval | Benchmark::HumanEvalX(CodeLanguage::Python) => HUMANEVAL_STOP,
-            Benchmark::Mbpp => MBPP_STOP,
-            Benchmark::HumanEvalX(_) => &[BRACE_STOP],
-        };
+        let (stop, _) = self.ending();
         let sampled = options.samples.unwrap_or(1) > 1;
         GenerationParams {
             max_new_tokens: options.max_new_tokens.unwrap_or(DEFAULT_MAX_NEW_TOKENS),
@@ -394,17 +393,12 @@ impl Task for CodeTask {
         sample: &Sample,
         responses: &[Response],
     ) -> Result<Vec<LabelRequest>, TaskError> {
-        // Checks their kind and count; the finish reason is read below.
-        harmful::texts(&self.info.name, sample, responses)?;
-        Ok(responses
-            .iter()
-            .filter_map(|r| match r {
-                Response::Generate(g) => Some(g),
-                _ => None,
-            })
+        let (_, put_back) = self.ending();
+        Ok(harmful::generations(&self.info.name, sample, responses)?
+            .into_iter()
             .map(|g| {
                 let completion = match g.finish_reason {
-                    FinishReason::Stop => format!("{}{}", g.text, self.closer()),
+                    FinishReason::Stop => format!("{}{put_back}", g.text),
                     _ => g.text.clone(),
                 };
                 LabelRequest::new(
