@@ -74,6 +74,7 @@ pub const STEPS: &[&str] = &[
     "set no_new_privs",
     "install the seccomp filter",
     "redirect output",
+    "hand the network monitor to the supervisor",
 ];
 
 unsafe fn send(fd: c_int, kind: u8, step: u8, value: i32) {
@@ -184,11 +185,12 @@ pub unsafe fn clone(flags: c_int) -> libc::pid_t {
 }
 
 /// The sandbox's init: builds the view, starts the program, waits for it and reports its
-/// wait status and whether any process outlived it. Never returns.
-pub unsafe fn init(plan: &Plan, status: c_int, stdout: c_int, stderr: c_int) -> ! {
+/// wait status and whether any process outlived it. Never returns. `monitor` (isolated runs;
+/// -1 otherwise) is the socket the program hands its seccomp listener to the supervisor on.
+pub unsafe fn init(plan: &Plan, status: c_int, stdout: c_int, stderr: c_int, monitor: c_int) -> ! {
     // Pipes of sandboxes that other threads start at the same time leaked into this clone:
     // holding them would keep those sandboxes' output open until this one ends.
-    close_all_but([status, stdout, stderr]);
+    close_all_but([status, stdout, stderr, monitor]);
     libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
     libc::setsid();
     if plan.isolated {
@@ -268,10 +270,11 @@ pub unsafe fn init(plan: &Plan, status: c_int, stdout: c_int, stderr: c_int) -> 
     let child = clone(0);
     check(child >= 0, status, 8);
     if child == 0 {
-        program(plan, status, stdout, stderr);
+        program(plan, status, stdout, stderr, monitor);
     }
     libc::close(stdout);
     libc::close(stderr);
+    libc::close(monitor);
     let mut wait_status = 0;
     loop {
         let mut s = 0;
@@ -299,10 +302,13 @@ pub unsafe fn init(plan: &Plan, status: c_int, stdout: c_int, stderr: c_int) -> 
     libc::_exit(0)
 }
 
-unsafe fn close_all_but(mut keep: [c_int; 3]) {
+unsafe fn close_all_but(mut keep: [c_int; 4]) {
     keep.sort_unstable();
     let mut from = 3;
     for fd in keep {
+        if fd < 0 {
+            continue;
+        }
         if fd > from {
             libc::close_range(from as libc::c_uint, (fd - 1) as libc::c_uint, 0);
         }
@@ -311,7 +317,7 @@ unsafe fn close_all_but(mut keep: [c_int; 3]) {
     libc::close_range(from as libc::c_uint, libc::c_uint::MAX, 0);
 }
 
-unsafe fn program(plan: &Plan, status: c_int, stdout: c_int, stderr: c_int) -> ! {
+unsafe fn program(plan: &Plan, status: c_int, stdout: c_int, stderr: c_int, monitor: c_int) -> ! {
     let devnull = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
     check(
         devnull >= 0
@@ -321,8 +327,9 @@ unsafe fn program(plan: &Plan, status: c_int, stdout: c_int, stderr: c_int) -> !
         status,
         13,
     );
-    // Keep only 0, 1, 2 and the status pipe (close-on-exec, so it reports a failed execve).
-    close_all_but([status, 0, 0]);
+    // Keep only 0, 1, 2, the status pipe (close-on-exec, so it reports a failed execve) and
+    // the monitor socket until the listener is handed over.
+    close_all_but([status, monitor, 0, 0]);
     libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     for &(resource, soft, hard) in &plan.limits {
         let limit = libc::rlimit {
@@ -359,15 +366,28 @@ unsafe fn program(plan: &Plan, status: c_int, stdout: c_int, stderr: c_int) -> !
         len: plan.filter.len() as u16,
         filter: plan.filter.as_ptr() as *mut _,
     };
-    check(
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER,
+    if monitor >= 0 {
+        let listener = libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
             &program as *const _,
-        ) == 0,
-        status,
-        12,
-    );
+        ) as c_int;
+        check(listener >= 0, status, 12);
+        check(send_fd(monitor, listener), status, 14);
+        libc::close(listener);
+        libc::close(monitor);
+    } else {
+        check(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &program as *const _,
+            ) == 0,
+            status,
+            12,
+        );
+    }
     let mut argv = [std::ptr::null::<c_char>(); 64];
     for (slot, arg) in argv.iter_mut().zip(plan.argv.iter()) {
         *slot = arg.as_ptr();
@@ -378,4 +398,25 @@ unsafe fn program(plan: &Plan, status: c_int, stdout: c_int, stderr: c_int) -> !
     }
     libc::execve(plan.program.as_ptr(), argv.as_ptr(), envp.as_ptr());
     fail(status, EXEC_FAILED, 8)
+}
+
+/// Send `fd` over the Unix socket `socket` (`SCM_RIGHTS`), without allocating.
+unsafe fn send_fd(socket: c_int, fd: c_int) -> bool {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = [0u64; 4]; // room for CMSG_SPACE(4), 8-byte aligned
+    let mut msg: libc::msghdr = std::mem::zeroed();
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = libc::CMSG_SPACE(4) as _;
+    let cmsg = libc::CMSG_FIRSTHDR(&msg);
+    (*cmsg).cmsg_level = libc::SOL_SOCKET;
+    (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+    (*cmsg).cmsg_len = libc::CMSG_LEN(4) as _;
+    std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>(), fd);
+    libc::sendmsg(socket, &msg, 0) == 1
 }

@@ -119,8 +119,11 @@ pub enum Violation {
     CpuTime,
     /// Wrote past the file-size limit.
     FileSize,
-    /// Made a system call the filter denies (a socket to the network, a mount, ptrace ...).
+    /// Made a system call the filter denies (a mount, ptrace, a socket of a family other than
+    /// Unix and Internet ...).
     ForbiddenSyscall,
+    /// Tried to reach a network address (`connect` or `sendto`); refused with `EACCES`.
+    Network,
     /// Left processes running after it exited; they were killed.
     Survivors,
 }
@@ -132,6 +135,7 @@ impl Violation {
             Violation::CpuTime => "cpu_time",
             Violation::FileSize => "file_size",
             Violation::ForbiddenSyscall => "forbidden_syscall",
+            Violation::Network => "network",
             Violation::Survivors => "survivors",
         }
     }
@@ -272,12 +276,19 @@ impl Sandbox {
             }
             Isolation::Unisolated => 0,
         };
+        // The socket the program hands its seccomp listener over (isolated runs only).
+        let monitor = match self.isolation {
+            Isolation::Namespaces => Some(socket_pair()?),
+            Isolation::Unisolated => None,
+        };
+        let there = monitor.as_ref().map_or(-1, |(_, there)| there.0);
         let started = Instant::now();
         // SAFETY: the child only makes system calls on memory prepared in `plan`.
         let pid = unsafe { child::clone(flags) };
         if pid == 0 {
-            unsafe { child::init(&plan, status_w.0, out_w.0, err_w.0) }
+            unsafe { child::init(&plan, status_w.0, out_w.0, err_w.0, there) }
         }
+        let monitor = monitor.map(|(here, _there)| here);
         drop((out_w, err_w, status_w));
         if pid < 0 {
             return Err(SandboxError::Unavailable {
@@ -285,7 +296,13 @@ impl Sandbox {
                 source: std::io::Error::last_os_error(),
             });
         }
-        let read = supervise(pid, [&out_r, &err_r, &status_r], &self.limits, started);
+        let read = supervise(
+            pid,
+            [&out_r, &err_r, &status_r],
+            monitor,
+            &self.limits,
+            started,
+        );
         let mut wait = 0;
         unsafe { libc::waitpid(pid, &mut wait, 0) };
         self.outcome(program, read, started)
@@ -301,6 +318,7 @@ impl Sandbox {
             buffers: [stdout, stderr, status],
             truncated,
             timed_out,
+            network,
         } = read;
         let mut finished = None;
         for m in status.chunks_exact(child::MESSAGE_LEN) {
@@ -336,7 +354,9 @@ impl Sandbox {
                 })
             }
         };
-        let violation = if timed_out {
+        let violation = if network {
+            Some(Violation::Network)
+        } else if timed_out {
             Some(Violation::Timeout)
         } else {
             match exit {
@@ -463,7 +483,7 @@ impl Sandbox {
                 .map(|(k, v)| cstr(&format!("{k}={v}")))
                 .collect::<Result<_, _>>()?,
             limits,
-            filter: seccomp::filter(),
+            filter: seccomp::filter(self.isolation == Isolation::Namespaces),
         })
     }
 }
@@ -604,19 +624,39 @@ fn pipe() -> std::io::Result<(Fd, Fd)> {
     Ok((Fd(fds[0]), Fd(fds[1])))
 }
 
+fn socket_pair() -> std::io::Result<(Fd, Fd)> {
+    let mut fds = [0; 2];
+    let kind = libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC;
+    if unsafe { libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((Fd(fds[0]), Fd(fds[1])))
+}
+
 struct Read {
     buffers: [Vec<u8>; 3],
     truncated: bool,
     timed_out: bool,
+    /// The program tried to reach a network address.
+    network: bool,
 }
 
 /// Read stdout, stderr and the status pipe until all close; kill the sandbox at the deadline.
-fn supervise(pid: libc::pid_t, fds: [&Fd; 3], limits: &Limits, started: Instant) -> Read {
+/// Meanwhile take the program's seccomp listener from `monitor` and answer its notifications.
+fn supervise(
+    pid: libc::pid_t,
+    fds: [&Fd; 3],
+    mut monitor: Option<Fd>,
+    limits: &Limits,
+    started: Instant,
+) -> Read {
     let mut read = Read {
         buffers: [Vec::new(), Vec::new(), Vec::new()],
         truncated: false,
         timed_out: false,
+        network: false,
     };
+    let mut listener: Option<Fd> = None;
     let mut open = [true; 3];
     let mut chunk = [0u8; 65536];
     let mut deadline = started + limits.wall;
@@ -636,8 +676,10 @@ fn supervise(pid: libc::pid_t, fds: [&Fd; 3], limits: &Limits, started: Instant)
         }
         let mut polls: Vec<libc::pollfd> = (0..3)
             .filter(|&i| open[i])
-            .map(|i| libc::pollfd {
-                fd: fds[i].0,
+            .map(|i| fds[i].0)
+            .chain(monitor.iter().chain(listener.iter()).map(|fd| fd.0))
+            .map(|fd| libc::pollfd {
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             })
@@ -650,6 +692,17 @@ fn supervise(pid: libc::pid_t, fds: [&Fd; 3], limits: &Limits, started: Instant)
         }
         for p in &polls {
             if p.revents == 0 {
+                continue;
+            }
+            if monitor.as_ref().is_some_and(|m| m.0 == p.fd) {
+                // The listener, or nothing when the program failed before handing it over.
+                listener = monitor.take().and_then(|m| receive_fd(&m));
+                continue;
+            }
+            if let Some(l) = listener.as_ref().filter(|l| l.0 == p.fd) {
+                if p.revents & libc::POLLIN == 0 || !answer(l, &mut read.network) {
+                    listener = None; // every process of the program is gone
+                }
                 continue;
             }
             let i = (0..3).find(|&i| fds[i].0 == p.fd).unwrap_or(0);
@@ -669,4 +722,89 @@ fn supervise(pid: libc::pid_t, fds: [&Fd; 3], limits: &Limits, started: Instant)
         }
     }
     read
+}
+
+/// The file descriptor sent over `socket` (`SCM_RIGHTS`), if one came.
+fn receive_fd(socket: &Fd) -> Option<Fd> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = [0u64; 4];
+    // SAFETY: msghdr is plain data; the control buffer outlives the call and is aligned.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        if libc::recvmsg(socket.0, &mut msg, libc::MSG_CMSG_CLOEXEC) <= 0 {
+            return None;
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
+            return None;
+        }
+        Some(Fd(std::ptr::read_unaligned(
+            libc::CMSG_DATA(cmsg).cast::<libc::c_int>(),
+        )))
+    }
+}
+
+/// Answer one notification of the seccomp `listener`: a `connect` or `sendto` to a Unix
+/// address goes on; any other address is refused with `EACCES` and sets `network`. False when
+/// the listener has nothing left to say (its processes are gone).
+///
+/// The address is read from the process's memory before the kernel reads it again, so a
+/// program could change it in between; that only fools the report, since the empty network
+/// namespace is what keeps the program off the network.
+fn answer(listener: &Fd, network: &mut bool) -> bool {
+    // SAFETY: both structs are plain data, and the kernel wants the request zeroed.
+    let mut request: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    if unsafe { libc::ioctl(listener.0, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut request) } != 0 {
+        // ENOENT: the caller died before its notification was read; anything else: gone.
+        return std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT);
+    }
+    let address = match request.data.nr as libc::c_long {
+        libc::SYS_connect => request.data.args[1],
+        _ => request.data.args[4],
+    };
+    let family = address_family(request.pid, address);
+    let still_waiting = unsafe {
+        libc::ioctl(
+            listener.0,
+            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+            &request.id,
+        ) == 0
+    };
+    let allowed = matches!(family, Some(f) if f == libc::AF_UNIX as u16 || f == libc::AF_UNSPEC as u16);
+    if !still_waiting {
+        return true;
+    }
+    *network |= !allowed;
+    let mut response = libc::seccomp_notif_resp {
+        id: request.id,
+        val: 0,
+        error: if allowed { 0 } else { -libc::EACCES },
+        flags: if allowed {
+            libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32
+        } else {
+            0
+        },
+    };
+    unsafe { libc::ioctl(listener.0, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut response) };
+    true
+}
+
+/// The `sa_family` of the socket address at `address` in process `pid`.
+fn address_family(pid: u32, address: u64) -> Option<u16> {
+    use std::os::unix::fs::FileExt;
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut family = [0u8; 2];
+    mem.read_exact_at(&mut family, address).ok()?;
+    Some(u16::from_ne_bytes(family))
 }

@@ -1,7 +1,14 @@
 //! The seccomp filter: a deny list of system calls that no test program needs and that an
-//! escape would (mounts, namespaces, tracing, kernel modules, io_uring ...), and sockets of any
-//! family but `AF_UNIX`. A denied call kills the whole process (`SIGSYS`), which the supervisor
-//! reports as a violation; everything else is allowed.
+//! escape would (mounts, namespaces, tracing, kernel modules, io_uring ...), and sockets of
+//! other families than Unix and, inside the namespaces, Internet ones. A denied call kills the
+//! whole process (`SIGSYS`), which the supervisor reports as a violation; everything else is
+//! allowed.
+//!
+//! Inside the namespaces Internet sockets may be made (runtimes such as the JVM probe for
+//! IPv4 and IPv6 at start-up), but the network namespace has no interface up, so nothing can
+//! be reached. `connect`, and `sendto` with an address, go to the supervisor
+//! ([`SECCOMP_RET_USER_NOTIF`](libc::SECCOMP_RET_USER_NOTIF)), which lets Unix addresses
+//! through and refuses and reports the rest: the namespace enforces, the notification reports.
 
 use libc::{c_long, sock_filter};
 
@@ -14,11 +21,13 @@ const RET_K: u16 = 0x06; // BPF_RET | BPF_K
 const KILL: u32 = 0x8000_0000; // SECCOMP_RET_KILL_PROCESS
 const ALLOW: u32 = 0x7fff_0000; // SECCOMP_RET_ALLOW
 const ERRNO: u32 = 0x0005_0000; // SECCOMP_RET_ERRNO
+const NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
 
 // Offsets into `struct seccomp_data`.
 const NR: u32 = 0;
 const ARCH: u32 = 4;
 const ARG0: u32 = 16; // low 32 bits of args[0] (little-endian)
+const ARG4: u32 = 48; // args[4], low and high halves
 
 #[cfg(target_arch = "x86_64")]
 const AUDIT_ARCH: u32 = 0xC000_003E;
@@ -102,8 +111,9 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
     sock_filter { code, jt, jf, k }
 }
 
-/// The filter program, checked against the architecture it was built for.
-pub fn filter() -> Vec<sock_filter> {
+/// The filter program, checked against the architecture it was built for. `isolated`: the
+/// program runs in an empty network namespace, with a supervisor for [`NOTIFY`].
+pub fn filter(isolated: bool) -> Vec<sock_filter> {
     let mut p = vec![
         stmt(LD_W_ABS, ARCH),
         jump(JEQ_K, AUDIT_ARCH, 1, 0),
@@ -130,13 +140,33 @@ pub fn filter() -> Vec<sock_filter> {
         stmt(RET_K, KILL),
         stmt(RET_K, ALLOW),
     ]);
+    let families: &[libc::c_int] = if isolated {
+        &[libc::AF_UNIX, libc::AF_INET, libc::AF_INET6]
+    } else {
+        &[libc::AF_UNIX]
+    };
     for call in [libc::SYS_socket, libc::SYS_socketpair] {
+        let n = families.len() as u8;
+        p.push(jump(JEQ_K, call as u32, 0, n + 3));
+        p.push(stmt(LD_W_ABS, ARG0));
+        for (i, &family) in families.iter().enumerate() {
+            // Past the remaining checks and the kill, to the allow.
+            p.push(jump(JEQ_K, family as u32, n - i as u8, 0));
+        }
+        p.push(stmt(RET_K, KILL));
+        p.push(stmt(RET_K, ALLOW));
+    }
+    if isolated {
         p.extend([
-            jump(JEQ_K, call as u32, 0, 4),
-            stmt(LD_W_ABS, ARG0),
-            jump(JEQ_K, libc::AF_UNIX as u32, 0, 1),
-            stmt(RET_K, ALLOW),
-            stmt(RET_K, KILL),
+            jump(JEQ_K, libc::SYS_connect as u32, 0, 1),
+            stmt(RET_K, NOTIFY),
+            // sendto without an address sends on a connected socket.
+            jump(JEQ_K, libc::SYS_sendto as u32, 0, 5),
+            stmt(LD_W_ABS, ARG4),
+            jump(JEQ_K, 0, 0, 2),
+            stmt(LD_W_ABS, ARG4 + 4),
+            jump(JEQ_K, 0, 1, 0),
+            stmt(RET_K, NOTIFY),
         ]);
     }
     p.push(stmt(RET_K, ALLOW));

@@ -60,12 +60,48 @@ fn a_tcp_connection_even_to_loopback_is_a_violation() {
         short(10),
         &format!("import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\nprint('connected')\n"),
     );
-    assert_eq!(out.violation, Some(Violation::ForbiddenSyscall), "{out:?}");
+    assert_eq!(out.violation, Some(Violation::Network), "{out:?}");
+    assert!(out.stderr.contains("PermissionError"), "{out:?}");
     assert!(!out.stdout.contains("connected"));
     assert_eq!(
         listener.accept().map(|_| ()).map_err(|e| e.kind()),
         Err(ErrorKind::WouldBlock)
     );
+}
+
+#[test]
+fn a_datagram_to_an_address_is_a_violation() {
+    let out = run_python(
+        short(10),
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.sendto(b'x', ('10.0.0.1', 53))\nprint('sent')\n",
+    );
+    assert_eq!(out.violation, Some(Violation::Network), "{out:?}");
+    assert!(!out.stdout.contains("sent"));
+}
+
+#[test]
+fn internet_sockets_may_be_made_and_unix_ones_used() {
+    // Runtimes probe for IPv4 and IPv6 (the JVM does); nothing is reachable from them.
+    let out = run_python(
+        short(10),
+        "import socket\nsocket.socket(socket.AF_INET6, socket.SOCK_STREAM).close()\n\
+         server = socket.socket(socket.AF_UNIX)\nserver.bind('/tmp/s')\nserver.listen()\n\
+         client = socket.socket(socket.AF_UNIX)\nclient.connect('/tmp/s')\n\
+         peer, _ = server.accept()\nclient.sendall(b'over unix')\nprint(peer.recv(9).decode())\n",
+    );
+    assert!(out.success(), "{out:?}");
+    assert_eq!(out.stdout, "over unix\n");
+}
+
+#[test]
+fn sockets_of_other_families_are_forbidden() {
+    let out = run_python(
+        short(10),
+        "import socket\nsocket.socket(socket.AF_NETLINK, socket.SOCK_RAW)\nprint('made')\n",
+    );
+    assert_eq!(out.violation, Some(Violation::ForbiddenSyscall), "{out:?}");
+    assert!(!out.stdout.contains("made"));
 }
 
 #[test]
