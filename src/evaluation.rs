@@ -11,7 +11,9 @@ use candor_core::{
 use candor_data::{DataDir, DataError};
 use candor_journal::SqliteJournal;
 use candor_report::{Environment, Report, ReportError};
-use candor_suites::code::{CodeExecutor, CodeLanguage, ExecutionError, EXECUTES_CODE};
+use candor_suites::code::{
+    CodeExecutor, CodeLanguage, ExecutionError, EXECUTES_CODE, OPTIONAL_TOOLCHAIN,
+};
 use candor_suites::{Scorers, SelectError, Suite};
 
 /// The seed of a run that names none, the CLI's as well (lm-evaluation-harness's default).
@@ -283,21 +285,35 @@ impl Evaluation {
             return Err(EvaluateError::Empty);
         }
         // Model-written code runs only where the sandbox works (or the user said otherwise):
-        // known before any model time is spent.
+        // known before any model time is spent. A task whose language is optional (one of
+        // HumanEval-X's) is left out where the host lacks that toolchain, and says so.
+        let mut missing = Vec::new();
+        for task in tasks
+            .iter()
+            .filter(|t| t.info().tags.iter().any(|tag| tag == EXECUTES_CODE))
+        {
+            let tags = &task.info().tags;
+            for language in tags.iter().filter_map(|t| CodeLanguage::from_name(t)) {
+                match self.code.check(language) {
+                    Ok(()) => {}
+                    Err(e @ ExecutionError::NoToolchain(..))
+                        if tags.iter().any(|t| t == OPTIONAL_TOOLCHAIN) =>
+                    {
+                        eprintln!("note: {} is left out: {e}", task.info().name);
+                        missing.push(task.info().name.clone());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        tasks.retain(|t| !missing.contains(&t.info().name));
+        if tasks.is_empty() {
+            return Err(EvaluateError::Empty);
+        }
         let code_tasks: Vec<&Arc<dyn Task>> = tasks
             .iter()
             .filter(|t| t.info().tags.iter().any(|tag| tag == EXECUTES_CODE))
             .collect();
-        for task in &code_tasks {
-            for language in task
-                .info()
-                .tags
-                .iter()
-                .filter_map(|t| CodeLanguage::from_name(t))
-            {
-                self.code.check(language)?;
-            }
-        }
         let executes_code = !code_tasks.is_empty();
         let mut requested: Vec<String> = suites
             .iter()

@@ -117,3 +117,68 @@ fn samples_are_seeded_labelled_and_the_report_says_where_code_ran() {
         );
     }
 }
+
+/// Answers every prompt with nothing.
+struct Silent;
+
+impl LanguageModel for Silent {
+    fn name(&self) -> &str {
+        "silent"
+    }
+
+    fn loglikelihood(&self, _: &[LoglikelihoodRequest]) -> Result<Vec<Loglikelihood>, ModelError> {
+        Err(ModelError::Backend("not asked".into()))
+    }
+
+    fn loglikelihood_rolling(
+        &self,
+        _: &[RollingRequest],
+    ) -> Result<Vec<RollingLoglikelihood>, ModelError> {
+        Err(ModelError::Backend("not asked".into()))
+    }
+
+    fn generate(&self, requests: &[GenerateRequest]) -> Result<Vec<Generation>, ModelError> {
+        Ok(requests
+            .iter()
+            .map(|_| Generation {
+                text: String::new(),
+                finish_reason: FinishReason::Eos,
+                num_tokens: 0,
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn a_humaneval_x_language_without_its_toolchain_is_left_out() {
+    let Some(data) = data() else { return };
+    // The other test here runs Python only, so the variable cannot reach it.
+    std::env::set_var("CANDOR_JAVA", "/nonexistent/java");
+    let result = Evaluation::new(Arc::new(Silent))
+        .suites(["humaneval_x"])
+        .data_dir(data)
+        .limit(1)
+        .run();
+    std::env::remove_var("CANDOR_JAVA");
+    let result = result.unwrap();
+    let names: Vec<&str> = result
+        .output
+        .tasks
+        .iter()
+        .map(|t| t.info.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "humaneval_x_python",
+            "humaneval_x_cpp",
+            "humaneval_x_javascript",
+            "humaneval_x_rust"
+        ]
+    );
+    // An empty body fails everywhere else.
+    assert!(result
+        .samples
+        .iter()
+        .all(|s| s.labels.iter().all(|l| l.label != "passed")));
+}

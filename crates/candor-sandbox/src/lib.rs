@@ -774,14 +774,10 @@ fn answer(listener: &Fd, network: &mut bool) -> bool {
         _ => request.data.args[4],
     };
     let family = address_family(request.pid, address);
-    let still_waiting = unsafe {
-        libc::ioctl(
-            listener.0,
-            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
-            &request.id,
-        ) == 0
-    };
-    let allowed = matches!(family, Some(f) if f == libc::AF_UNIX as u16 || f == libc::AF_UNSPEC as u16);
+    let still_waiting =
+        unsafe { libc::ioctl(listener.0, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &request.id) == 0 };
+    let allowed =
+        matches!(family, Some(f) if f == libc::AF_UNIX as u16 || f == libc::AF_UNSPEC as u16);
     if !still_waiting {
         return true;
     }

@@ -7,6 +7,8 @@ use std::time::Duration;
 use candor_core::{Response, Scorer, ScorerError, ScorerOutput};
 use candor_sandbox::{Exit, Limits, Program, Sandbox, Toolchain, Violation};
 
+use super::rust_crates::RustCrates;
+
 /// The languages whose programs candor can run, each with the toolchain the host must have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CodeLanguage {
@@ -16,16 +18,31 @@ pub enum CodeLanguage {
     Cpp,
     /// `node`.
     JavaScript,
+    /// A JDK: `java` and the `javac` beside it.
+    Java,
+    /// `rustc` and `cargo`, which builds the crates the tests import once, outside the sandbox.
+    Rust,
 }
 
 /// What a compiled language's runner script exits with when the program does not compile.
 const COMPILE_FAILED: i32 = 97;
 
+/// The JVM's reservations sized to fit the sandbox's address-space limit, and a quick start.
+const JVM_FLAGS: &[&str] = &[
+    "-Xmx256m",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:ReservedCodeCacheSize=64m",
+    "-XX:CompressedClassSpaceSize=64m",
+];
+
 impl CodeLanguage {
-    pub const ALL: [CodeLanguage; 3] = [
+    pub const ALL: [CodeLanguage; 5] = [
         CodeLanguage::Python,
         CodeLanguage::Cpp,
         CodeLanguage::JavaScript,
+        CodeLanguage::Java,
+        CodeLanguage::Rust,
     ];
 
     /// The name in task tags and reports.
@@ -34,37 +51,43 @@ impl CodeLanguage {
             CodeLanguage::Python => "python",
             CodeLanguage::Cpp => "cpp",
             CodeLanguage::JavaScript => "javascript",
+            CodeLanguage::Java => "java",
+            CodeLanguage::Rust => "rust",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|l| l.name() == name)
     }
+}
 
-    /// The file the program is written to, and the command that compiles and runs it in the
-    /// sandbox's `/tmp` (a compile failure exits with [`COMPILE_FAILED`]). `python` is the
-    /// interpreter's real path; the other toolchains are found on the sandbox's `PATH`.
-    fn command(self, python: &str) -> (&'static str, Vec<String>) {
-        let sh = |script: String| vec!["/bin/sh".to_string(), "-c".to_string(), script];
-        match self {
-            CodeLanguage::Python => (
-                "main.py",
-                vec![
-                    python.to_string(),
-                    "-I".into(),
-                    "-B".into(),
-                    "main.py".into(),
-                ],
-            ),
-            CodeLanguage::Cpp => (
-                "main.cpp",
-                sh(format!(
-                    "g++ -std=c++17 -o main main.cpp -lm || exit {COMPILE_FAILED}; exec ./main"
-                )),
-            ),
-            CodeLanguage::JavaScript => ("main.js", sh("exec node main.js".to_string())),
-        }
-    }
+/// A language's toolchain found on the host: the sandbox that shows it, the file a program
+/// is written to, and the command that compiles and runs it in the sandbox's `/tmp` (a
+/// compile failure exits with [`COMPILE_FAILED`]).
+struct Runner {
+    sandbox: Sandbox,
+    file: &'static str,
+    command: Vec<String>,
+}
+
+/// `word` quoted for `/bin/sh`.
+fn quoted(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// `compile`, then `run`, as one `/bin/sh` command line.
+fn compile_then_run(compile: &[String], run: &[String]) -> Vec<String> {
+    let words = |w: &[String]| w.iter().map(|w| quoted(w)).collect::<Vec<_>>().join(" ");
+    let script = format!(
+        "{} || exit {COMPILE_FAILED}; exec {}",
+        words(compile),
+        words(run)
+    );
+    vec!["/bin/sh".into(), "-c".into(), script]
+}
+
+fn strings(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
 }
 
 /// How a program fared against its tests.
@@ -82,8 +105,8 @@ pub enum Verdict {
     Timeout,
     /// Ended by a signal (a crash, or the address-space limit).
     Killed,
-    /// A forbidden system call (a network socket, a mount ...), a file past the size limit, or
-    /// processes left running.
+    /// A forbidden system call (a mount, ptrace ...), an attempt to reach the network, a file
+    /// past the size limit, or processes left running.
     SandboxViolation,
 }
 
@@ -103,13 +126,17 @@ impl Verdict {
 
     /// What a finished run of a `language` program says: the kernel's violation first, then
     /// the exit, then what the toolchain printed (Python's last traceback line; a failed
-    /// compile; C++'s `assert` and Node's `assert` and `console.assert` messages).
+    /// compile; C++'s `assert`, Node's `assert` and `console.assert`, Java's `AssertionError`,
+    /// Rust's assertion panics).
     pub fn of(language: CodeLanguage, outcome: &candor_sandbox::Outcome) -> Self {
         match outcome.violation {
             Some(Violation::Timeout | Violation::CpuTime) => return Verdict::Timeout,
-            Some(Violation::FileSize | Violation::ForbiddenSyscall | Violation::Survivors) => {
-                return Verdict::SandboxViolation
-            }
+            Some(
+                Violation::FileSize
+                | Violation::ForbiddenSyscall
+                | Violation::Network
+                | Violation::Survivors,
+            ) => return Verdict::SandboxViolation,
             None => {}
         }
         let stderr = &outcome.stderr;
@@ -123,6 +150,12 @@ impl Verdict {
             }
             (_, Exit::Code(0)) => Verdict::Passed,
             (CodeLanguage::Cpp, Exit::Signal(_)) if stderr.contains("Assertion") => {
+                Verdict::Assertion
+            }
+            // A failed test panics; assert! and assert_eq! say "assertion".
+            (CodeLanguage::Rust, Exit::Code(_))
+                if stderr.contains("panicked") && stderr.contains("assertion") =>
+            {
                 Verdict::Assertion
             }
             (_, Exit::Signal(_)) => Verdict::Killed,
@@ -156,26 +189,21 @@ pub enum ExecutionError {
          run it on this machine under rlimits and seccomp only, which the report records)"
     )]
     NoSandbox(String),
-    #[error("no Python to run the tests with: {0}")]
-    NoPython(String),
+    #[error("no {0} toolchain to run the tests with: {1}")]
+    NoToolchain(&'static str, String),
     #[error("the sandbox runs, but {0} fails in it: {1}")]
     ToolchainFails(&'static str, String),
 }
 
 /// Runs test programs and labels each with its [`Verdict`] (score 1 when it passed), through
 /// [`CodeExecutor::scorer`] per language. The sandbox is set up on first use, and each
-/// language's toolchain is checked once ([`CodeExecutor::check`], which a run calls for its
-/// code tasks' languages before any model time is spent).
+/// language's toolchain is found and checked once ([`CodeExecutor::check`], which a run calls
+/// for its code tasks' languages before any model time is spent).
 pub struct CodeExecutor {
     sandboxed: bool,
-    runner: OnceLock<Result<Runner, ExecutionError>>,
+    sandbox: OnceLock<Result<Sandbox, ExecutionError>>,
     /// Per [`CodeLanguage`], in declaration order.
-    checked: [OnceLock<Result<(), ExecutionError>>; CodeLanguage::ALL.len()],
-}
-
-struct Runner {
-    sandbox: Sandbox,
-    python: String,
+    runners: [OnceLock<Result<Runner, ExecutionError>>; CodeLanguage::ALL.len()],
 }
 
 /// The CPU time each test program gets (upstream harnesses use 3 s of wall time on idle
@@ -188,7 +216,19 @@ fn empty_program(language: CodeLanguage) -> &'static str {
     match language {
         CodeLanguage::Python | CodeLanguage::JavaScript => "",
         CodeLanguage::Cpp => "int main() { return 0; }\n",
+        CodeLanguage::Java => "public class Main { public static void main(String[] a) {} }\n",
+        CodeLanguage::Rust => "use rand::Rng;\nuse regex::Regex;\nuse md5;\n",
     }
+}
+
+/// Where candor keeps what it builds for itself (`$CANDOR_CACHE`, else `~/.cache/candor`).
+fn cache_dir() -> std::path::PathBuf {
+    std::env::var_os("CANDOR_CACHE")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/candor")
+        })
 }
 
 impl CodeExecutor {
@@ -206,8 +246,8 @@ impl CodeExecutor {
     fn new(sandboxed: bool) -> Self {
         Self {
             sandboxed,
-            runner: OnceLock::new(),
-            checked: Default::default(),
+            sandbox: OnceLock::new(),
+            runners: Default::default(),
         }
     }
 
@@ -220,29 +260,10 @@ impl CodeExecutor {
         }
     }
 
-    /// Set up the sandbox and run an empty `language` program in it (once): an error says
-    /// why no program of that language can run.
+    /// Set up the sandbox, find `language`'s toolchain and run an empty program with it
+    /// (once): an error says why no program of that language can run.
     pub fn check(&self, language: CodeLanguage) -> Result<(), ExecutionError> {
-        self.checked[language as usize]
-            .get_or_init(|| {
-                // The sandbox's own error first, then the toolchain's.
-                self.runner()?;
-                let failed = |why: String| ExecutionError::ToolchainFails(language.name(), why);
-                let (verdict, outcome) = self
-                    .execute(language, empty_program(language))
-                    .map_err(failed)?;
-                if verdict == Verdict::Passed {
-                    Ok(())
-                } else {
-                    Err(failed(format!(
-                        "{:?}, {:?}: {}",
-                        outcome.exit,
-                        outcome.violation,
-                        outcome.stderr.trim()
-                    )))
-                }
-            })
-            .clone()
+        self.runner(language).map(|_| ())
     }
 
     /// Run one program (the whole file: solution and tests) and say how it fared.
@@ -251,8 +272,8 @@ impl CodeExecutor {
         language: CodeLanguage,
         program: &str,
     ) -> Result<(Verdict, candor_sandbox::Outcome), String> {
-        self.check(language).map_err(|e| e.to_string())?;
-        self.execute(language, program)
+        let runner = self.runner(language).map_err(|e| e.to_string())?;
+        execute(language, runner, program)
     }
 
     /// Labels `language` programs with their verdicts.
@@ -272,44 +293,145 @@ impl CodeExecutor {
         })
     }
 
-    fn execute(
-        &self,
-        language: CodeLanguage,
-        program: &str,
-    ) -> Result<(Verdict, candor_sandbox::Outcome), String> {
-        let runner = self.runner().map_err(|e| e.to_string())?;
-        let (file, command) = language.command(&runner.python);
-        let program = Program::new(command).file(file, program);
-        let outcome = runner.sandbox.run(&program).map_err(|e| e.to_string())?;
-        Ok((Verdict::of(language, &outcome), outcome))
+    fn runner(&self, language: CodeLanguage) -> Result<&Runner, ExecutionError> {
+        self.runners[language as usize]
+            .get_or_init(|| {
+                // The sandbox's own error first, then the toolchain's.
+                let sandbox = self.sandbox()?.clone();
+                let runner = toolchain(language, sandbox)
+                    .map_err(|why| ExecutionError::NoToolchain(language.name(), why))?;
+                let failed = |why: String| ExecutionError::ToolchainFails(language.name(), why);
+                let (verdict, outcome) =
+                    execute(language, &runner, empty_program(language)).map_err(failed)?;
+                if verdict == Verdict::Passed {
+                    Ok(runner)
+                } else {
+                    Err(failed(format!(
+                        "{:?}, {:?}: {}",
+                        outcome.exit,
+                        outcome.violation,
+                        outcome.stderr.trim()
+                    )))
+                }
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
-    fn runner(&self) -> Result<&Runner, ExecutionError> {
-        let sandboxed = self.sandboxed;
+    fn sandbox(&self) -> Result<&Sandbox, ExecutionError> {
         let limits = Limits {
             cpu: CPU_LIMIT,
             wall: WALL_LIMIT,
             ..Limits::default()
         };
-        let made = self.runner.get_or_init(|| {
-            let python = Toolchain::python("python3")
-                .map_err(|e| ExecutionError::NoPython(e.to_string()))?;
-            let sandbox = if sandboxed {
-                let sandbox = python.show_in(Sandbox::new(limits));
+        self.sandbox
+            .get_or_init(|| {
+                if !self.sandboxed {
+                    return Ok(Sandbox::unisolated(limits));
+                }
+                let sandbox = Sandbox::new(limits);
                 sandbox
                     .check()
                     .map_err(|e| ExecutionError::NoSandbox(e.to_string()))?;
-                sandbox
-            } else {
-                Sandbox::unisolated(limits)
-            };
-            Ok(Runner {
-                sandbox,
-                python: python.executable.display().to_string(),
+                Ok(sandbox)
             })
-        });
-        made.as_ref().map_err(Clone::clone)
+            .as_ref()
+            .map_err(Clone::clone)
     }
+}
+
+/// The command that finds a toolchain: `$variable` where set (to choose one of several
+/// installed), else `default` on the `PATH`.
+fn command(variable: &str, default: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| default.to_string())
+}
+
+/// Find `language`'s toolchain on the host (`$CANDOR_PYTHON`, `$CANDOR_JAVA`, `$CANDOR_RUSTC`
+/// choose other than `python3`, `java`, `rustc`) and show it in `sandbox`.
+fn toolchain(language: CodeLanguage, sandbox: Sandbox) -> Result<Runner, String> {
+    let path = |t: &Toolchain, tool: &str| t.prefix.join("bin").join(tool).display().to_string();
+    Ok(match language {
+        CodeLanguage::Python => {
+            let python = Toolchain::python(&command("CANDOR_PYTHON", "python3"))
+                .map_err(|e| e.to_string())?;
+            let exe = python.executable.display().to_string();
+            Runner {
+                sandbox: python.show_in(sandbox),
+                file: "main.py",
+                command: vec![exe, "-I".into(), "-B".into(), "main.py".into()],
+            }
+        }
+        // g++ and node are found on the sandbox's PATH, inside /usr.
+        CodeLanguage::Cpp => Runner {
+            sandbox,
+            file: "main.cpp",
+            command: compile_then_run(
+                &strings(&["g++", "-std=c++17", "-o", "main", "main.cpp", "-lm"]),
+                &strings(&["./main"]),
+            ),
+        },
+        CodeLanguage::JavaScript => Runner {
+            sandbox,
+            file: "main.js",
+            command: strings(&["/bin/sh", "-c", "exec node main.js"]),
+        },
+        CodeLanguage::Java => {
+            let java =
+                Toolchain::java(&command("CANDOR_JAVA", "java")).map_err(|e| e.to_string())?;
+            let javac = [path(&java, "javac")]
+                .into_iter()
+                .chain(JVM_FLAGS.iter().map(|f| format!("-J{f}")))
+                .chain(strings(&["-encoding", "UTF-8", "Main.java"]))
+                .collect::<Vec<_>>();
+            let run = [java.executable.display().to_string()]
+                .into_iter()
+                .chain(strings(JVM_FLAGS))
+                .chain(["Main".to_string()])
+                .collect::<Vec<_>>();
+            Runner {
+                sandbox: java.show_in(sandbox),
+                file: "Main.java",
+                command: compile_then_run(&javac, &run),
+            }
+        }
+        CodeLanguage::Rust => {
+            let rustc =
+                Toolchain::rustc(&command("CANDOR_RUSTC", "rustc")).map_err(|e| e.to_string())?;
+            let crates = RustCrates::build(&rustc, &cache_dir())?;
+            let compile = [rustc.executable.display().to_string()]
+                .into_iter()
+                .chain(strings(&[
+                    "--edition",
+                    "2021",
+                    "--test",
+                    "-A",
+                    "warnings",
+                    "-o",
+                    "main",
+                    "main.rs",
+                ]))
+                .chain(crates.rustc_args())
+                .collect::<Vec<_>>();
+            Runner {
+                sandbox: crates.show_in(rustc.show_in(sandbox)),
+                file: "main.rs",
+                command: compile_then_run(
+                    &compile,
+                    &strings(&["./main", "--test-threads=1", "--nocapture"]),
+                ),
+            }
+        }
+    })
+}
+
+fn execute(
+    language: CodeLanguage,
+    runner: &Runner,
+    program: &str,
+) -> Result<(Verdict, candor_sandbox::Outcome), String> {
+    let program = Program::new(runner.command.clone()).file(runner.file, program);
+    let outcome = runner.sandbox.run(&program).map_err(|e| e.to_string())?;
+    Ok((Verdict::of(language, &outcome), outcome))
 }
 
 /// [`CodeExecutor::scorer`]: the executor for one language.
@@ -469,6 +591,45 @@ mod tests {
                 "ReferenceError: f is not defined"
             ),
             Verdict::Error
+        );
+        assert_eq!(
+            of(
+                CodeLanguage::Java,
+                Exit::Code(1),
+                "Exception in thread \"main\" java.lang.AssertionError\n\tat Main.main(Main.java:9)\n"
+            ),
+            Verdict::Assertion
+        );
+        assert_eq!(
+            of(
+                CodeLanguage::Java,
+                Exit::Code(COMPILE_FAILED),
+                "Main.java:4: error: ';' expected"
+            ),
+            Verdict::SyntaxError
+        );
+        assert_eq!(
+            of(
+                CodeLanguage::Rust,
+                Exit::Code(101),
+                "thread 'tests::test_f' panicked at main.rs:20:9:\nassertion `left == right` failed\n"
+            ),
+            Verdict::Assertion
+        );
+        assert_eq!(
+            of(
+                CodeLanguage::Rust,
+                Exit::Code(101),
+                "thread 'tests::test_f' panicked at main.rs:5:9:\nindex out of bounds: the len is 3 but the index is 3\n"
+            ),
+            Verdict::Error
+        );
+        assert_eq!(
+            Verdict::of(
+                CodeLanguage::Rust,
+                &outcome(Exit::Code(1), Some(Violation::Network), "")
+            ),
+            Verdict::SandboxViolation
         );
         // Node's assert module throws.
         assert_eq!(

@@ -1,6 +1,6 @@
 //! Code generation judged by running the program against its tests: HumanEval (Chen et al.
-//! 2021), MBPP (Austin et al. 2021) and HumanEval-X (Zheng et al. 2023) in Python, C++ and
-//! JavaScript, with pass@k over `--samples` generations per problem.
+//! 2021), MBPP (Austin et al. 2021) and HumanEval-X (Zheng et al. 2023) in Python, C++,
+//! JavaScript, Java and Rust, with pass@k over `--samples` generations per problem.
 //!
 //! Each generation becomes one program (the problem's code before the completion, the
 //! completion, then the tests) that the run's [`CodeExecutor`] labels with its [`Verdict`]:
@@ -9,6 +9,7 @@
 
 mod cyberseceval;
 mod execute;
+mod rust_crates;
 
 pub(crate) use cyberseceval::{
     autocomplete_spec as cyberseceval_autocomplete_spec,
@@ -34,6 +35,9 @@ use crate::{data_error, harmful, SuiteSpec};
 /// The tag of tasks whose scoring runs model-written code: a run checks the sandbox, and the
 /// toolchain of each [`CodeLanguage`] named in the task's tags, before it spends model time.
 pub const EXECUTES_CODE: &str = "code_execution";
+/// The tag of code tasks that a run leaves out, with a note, where the host lacks their
+/// language's toolchain (HumanEval-X's languages besides Python).
+pub const OPTIONAL_TOOLCHAIN: &str = "toolchain_optional";
 
 /// The k of pass@k reported where the number of samples allows, besides n itself.
 const PASS_AT: [usize; 3] = [1, 10, 100];
@@ -89,7 +93,8 @@ pub(crate) fn humaneval_x_spec() -> SuiteSpec {
     SuiteSpec {
         name: "humaneval_x",
         description: "HumanEval-X: the HumanEval problems hand-translated into C++, \
-                      JavaScript and Python, run against their tests in the sandbox (pass@k)",
+                      JavaScript, Java, Python and Rust, run against their tests in the sandbox \
+                      (pass@k; languages whose toolchain is missing are left out)",
         tags: &["code", EXECUTES_CODE, "generation"],
         dataset: || crate::data::dataset_info("humaneval_x"),
         build: |data, scorers| {
@@ -115,9 +120,13 @@ enum Benchmark {
     HumanEvalX(CodeLanguage),
 }
 
-/// C++ and JavaScript completions end where the function closes: at a `}` in the first
-/// column. The stop string is not returned, so the brace is put back.
+/// C++ and JavaScript completions end where the function closes, Java's where the class
+/// does: at a `}` in the first column. The stop string is not returned, so the brace is put back.
 const BRACE_STOP: &str = "\n}";
+/// Rust completions may add helper items after the function (upstream's solutions do), so
+/// they end where top-level code that is not the solution begins: tests, a `main`, a fence,
+/// or a comment in the first column (the next problem's prompt).
+const RUST_STOP: &[&str] = &["\n#[cfg(test)]", "\nfn main", "\n```", "\n/*", "\n//"];
 
 /// What HumanEval-X's C++ programs may use without including it (upstream adds the missing
 /// ones too).
@@ -161,6 +170,9 @@ impl CodeTask {
         let mut info = spec.task_info(&name, &["en"]);
         if !info.tags.iter().any(|t| t == language.name()) {
             info.tags.push(language.name().to_string());
+        }
+        if matches!(benchmark, Benchmark::HumanEvalX(l) if l != CodeLanguage::Python) {
+            info.tags.push(OPTIONAL_TOOLCHAIN.to_string());
         }
         Self {
             benchmark,
@@ -233,9 +245,8 @@ impl CodeTask {
             }
             Benchmark::HumanEvalX(language) => {
                 let file = match language {
-                    CodeLanguage::Python => "python",
-                    CodeLanguage::Cpp => "cpp",
                     CodeLanguage::JavaScript => "js",
+                    other => other.name(),
                 };
                 let (rows, file) = self
                     .data
@@ -248,7 +259,12 @@ impl CodeTask {
                 let problems = rows
                     .iter()
                     .map(|row| {
-                        let prompt = row.str("prompt")?.to_string();
+                        let mut prompt = row.str("prompt")?.to_string();
+                        if language == CodeLanguage::Rust {
+                            // Rust's prompt is the doc comment alone; upstream writes it after
+                            // the signature (in the body), where the model continues.
+                            prompt = format!("{}{prompt}", row.str("declaration")?);
+                        }
                         Ok(Problem {
                             id: row.str("task_id")?.to_string(),
                             head: format!("{headers}{prompt}"),
@@ -264,13 +280,14 @@ impl CodeTask {
     }
 
     /// Where a completion ends: its stop strings, and the text to put back when one of them
-    /// cut it (the closing brace of C++ and JavaScript functions).
+    /// cut it (the closing brace of the function, or of Java's class).
     fn ending(&self) -> (&'static [&'static str], &'static str) {
         match self.benchmark {
             Benchmark::HumanEval | Benchmark::HumanEvalX(CodeLanguage::Python) => {
                 (HUMANEVAL_STOP, "")
             }
             Benchmark::Mbpp => (MBPP_STOP, ""),
+            Benchmark::HumanEvalX(CodeLanguage::Rust) => (RUST_STOP, ""),
             Benchmark::HumanEvalX(_) => (&[BRACE_STOP], BRACE_STOP),
         }
     }
