@@ -10,12 +10,12 @@ use candor::{
     LoglikelihoodRequest, ModelError, Prompt, RollingLoglikelihood, RollingRequest,
 };
 
-/// Answers HumanEval/0 with a correct body when the seed is even, and a wrong one otherwise.
-struct Alternating;
+/// Answers each request with the text its function gives.
+struct Answering(fn(&GenerateRequest) -> String);
 
-impl LanguageModel for Alternating {
+impl LanguageModel for Answering {
     fn name(&self) -> &str {
-        "alternating"
+        "answering"
     }
 
     fn loglikelihood(&self, _: &[LoglikelihoodRequest]) -> Result<Vec<Loglikelihood>, ModelError> {
@@ -30,26 +30,29 @@ impl LanguageModel for Alternating {
     }
 
     fn generate(&self, requests: &[GenerateRequest]) -> Result<Vec<Generation>, ModelError> {
-        requests
+        Ok(requests
             .iter()
-            .map(|r| {
-                let Prompt::Text(prompt) = &r.prompt else {
-                    return Err(ModelError::Backend("expected text".into()));
-                };
-                assert!(prompt.contains("def has_close_elements"), "{prompt}");
-                let body = if r.params.seed % 2 == 0 {
-                    "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])"
-                } else {
-                    "    return False"
-                };
-                Ok(Generation {
-                    text: body.into(),
-                    finish_reason: FinishReason::Eos,
-                    num_tokens: 1,
-                })
+            .map(|r| Generation {
+                text: (self.0)(r),
+                finish_reason: FinishReason::Eos,
+                num_tokens: 1,
             })
-            .collect()
+            .collect())
     }
+}
+
+/// HumanEval/0 with a correct body when the seed is even, and a wrong one otherwise.
+fn alternating(r: &GenerateRequest) -> String {
+    let Prompt::Text(prompt) = &r.prompt else {
+        panic!("expected text");
+    };
+    assert!(prompt.contains("def has_close_elements"), "{prompt}");
+    if r.params.seed.is_multiple_of(2) {
+        "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])"
+    } else {
+        "    return False"
+    }
+    .into()
 }
 
 fn data() -> Option<DataDir> {
@@ -60,7 +63,7 @@ fn data() -> Option<DataDir> {
 fn samples_are_seeded_labelled_and_the_report_says_where_code_ran() {
     let Some(data) = data() else { return };
     for unsandboxed in [false, true] {
-        let result = Evaluation::new(Arc::new(Alternating))
+        let result = Evaluation::new(Arc::new(Answering(alternating)))
             .suites(["humaneval"])
             .data_dir(data.clone())
             .limit(1)
@@ -118,43 +121,12 @@ fn samples_are_seeded_labelled_and_the_report_says_where_code_ran() {
     }
 }
 
-/// Answers every prompt with nothing.
-struct Silent;
-
-impl LanguageModel for Silent {
-    fn name(&self) -> &str {
-        "silent"
-    }
-
-    fn loglikelihood(&self, _: &[LoglikelihoodRequest]) -> Result<Vec<Loglikelihood>, ModelError> {
-        Err(ModelError::Backend("not asked".into()))
-    }
-
-    fn loglikelihood_rolling(
-        &self,
-        _: &[RollingRequest],
-    ) -> Result<Vec<RollingLoglikelihood>, ModelError> {
-        Err(ModelError::Backend("not asked".into()))
-    }
-
-    fn generate(&self, requests: &[GenerateRequest]) -> Result<Vec<Generation>, ModelError> {
-        Ok(requests
-            .iter()
-            .map(|_| Generation {
-                text: String::new(),
-                finish_reason: FinishReason::Eos,
-                num_tokens: 0,
-            })
-            .collect())
-    }
-}
-
 #[test]
 fn a_humaneval_x_language_without_its_toolchain_is_left_out() {
     let Some(data) = data() else { return };
     // The other test here runs Python only, so the variable cannot reach it.
     std::env::set_var("CANDOR_JAVA", "/nonexistent/java");
-    let result = Evaluation::new(Arc::new(Silent))
+    let result = Evaluation::new(Arc::new(Answering(|_| String::new())))
         .suites(["humaneval_x"])
         .data_dir(data)
         .limit(1)

@@ -4,9 +4,12 @@
 //! no network at all (not even loopback), a root file system that is a read-only view of the
 //! toolchain ([`Sandbox::read_only`]) plus one writable, size-capped `/tmp`, no capabilities,
 //! `no_new_privs`, a seccomp filter (mounts, namespaces, tracing, kernel modules, io_uring and
-//! non-Unix sockets kill the program), rlimits on CPU time, address space, processes, open
-//! files and file size, and a wall-clock timeout that kills the whole namespace. Output is
-//! captured and capped.
+//! sockets other than Unix and Internet ones kill the program), rlimits on CPU time, address
+//! space, processes, open files and file size, and a wall-clock timeout that kills the whole
+//! namespace. Output is captured and capped. A supervisor in the parent answers the filter's
+//! notifications: it refuses `connect` and `sendto` to any non-Unix address and reports
+//! [`Violation::Network`], and reports opens for writing outside `/tmp` as
+//! [`Violation::WriteOutside`].
 //!
 //! What it does not protect against: kernel bugs reachable through the allowed system calls;
 //! side channels and CPU or memory-bandwidth contention with the host; reading what the view
@@ -124,6 +127,9 @@ pub enum Violation {
     ForbiddenSyscall,
     /// Tried to reach a network address (`connect` or `sendto`); refused with `EACCES`.
     Network,
+    /// Opened a file for writing outside `/tmp` (and `/dev`, `/proc`); the read-only root
+    /// refused it.
+    WriteOutside,
     /// Left processes running after it exited; they were killed.
     Survivors,
 }
@@ -136,6 +142,7 @@ impl Violation {
             Violation::FileSize => "file_size",
             Violation::ForbiddenSyscall => "forbidden_syscall",
             Violation::Network => "network",
+            Violation::WriteOutside => "write_outside",
             Violation::Survivors => "survivors",
         }
     }
@@ -319,6 +326,7 @@ impl Sandbox {
             truncated,
             timed_out,
             network,
+            write_outside,
         } = read;
         let mut finished = None;
         for m in status.chunks_exact(child::MESSAGE_LEN) {
@@ -356,6 +364,8 @@ impl Sandbox {
         };
         let violation = if network {
             Some(Violation::Network)
+        } else if write_outside {
+            Some(Violation::WriteOutside)
         } else if timed_out {
             Some(Violation::Timeout)
         } else {
@@ -639,6 +649,8 @@ struct Read {
     timed_out: bool,
     /// The program tried to reach a network address.
     network: bool,
+    /// The program opened a file for writing outside `/tmp`.
+    write_outside: bool,
 }
 
 /// Read stdout, stderr and the status pipe until all close; kill the sandbox at the deadline.
@@ -655,6 +667,7 @@ fn supervise(
         truncated: false,
         timed_out: false,
         network: false,
+        write_outside: false,
     };
     let mut listener: Option<Fd> = None;
     let mut open = [true; 3];
@@ -700,7 +713,7 @@ fn supervise(
                 continue;
             }
             if let Some(l) = listener.as_ref().filter(|l| l.0 == p.fd) {
-                if p.revents & libc::POLLIN == 0 || !answer(l, &mut read.network) {
+                if p.revents & libc::POLLIN == 0 || !answer(l, &mut read) {
                     listener = None; // every process of the program is gone
                 }
                 continue;
@@ -755,52 +768,119 @@ fn receive_fd(socket: &Fd) -> Option<Fd> {
     }
 }
 
-/// Answer one notification of the seccomp `listener`: a `connect` or `sendto` to a Unix
-/// address goes on; any other address is refused with `EACCES` and sets `network`. False when
-/// the listener has nothing left to say (its processes are gone).
+/// Answer one notification of the seccomp `listener`. A `connect` or `sendto` to a Unix
+/// address goes on; any other address is refused with `EACCES` and sets `read.network`. An
+/// open for writing goes on (the read-only root refuses it where it must), and sets
+/// `read.write_outside` when its path lies outside `/tmp`, `/dev` and `/proc`. False when the
+/// listener has nothing left to say (its processes are gone).
 ///
-/// The address is read from the process's memory before the kernel reads it again, so a
-/// program could change it in between; that only fools the report, since the empty network
-/// namespace is what keeps the program off the network.
-fn answer(listener: &Fd, network: &mut bool) -> bool {
+/// Addresses and paths are read from the process's memory before the kernel reads them
+/// again, so a program could change them in between (or reach a read-only directory through a
+/// link in `/tmp`); that only fools the report, since the empty network namespace and the
+/// read-only mounts are what enforce.
+fn answer(listener: &Fd, read: &mut Read) -> bool {
     // SAFETY: both structs are plain data, and the kernel wants the request zeroed.
     let mut request: libc::seccomp_notif = unsafe { std::mem::zeroed() };
     if unsafe { libc::ioctl(listener.0, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut request) } != 0 {
         // ENOENT: the caller died before its notification was read; anything else: gone.
         return std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT);
     }
-    let address = match request.data.nr as libc::c_long {
-        libc::SYS_connect => request.data.args[1],
-        _ => request.data.args[4],
-    };
-    let family = address_family(request.pid, address);
+    let pid = request.pid;
+    let args = request.data.args;
+    let nr = request.data.nr as libc::c_long;
+    let mut refuse = false;
+    let mut write_outside = false;
+    if nr == libc::SYS_connect || nr == libc::SYS_sendto {
+        let address = if nr == libc::SYS_connect {
+            args[1]
+        } else {
+            args[4]
+        };
+        let family = read_memory::<2>(pid, address).map(u16::from_ne_bytes);
+        refuse =
+            !matches!(family, Some(f) if f == libc::AF_UNIX as u16 || f == libc::AF_UNSPEC as u16);
+    } else {
+        let (dir, path) = opened_path(nr, &args);
+        let dir = match dir as libc::c_int {
+            libc::AT_FDCWD => std::fs::read_link(format!("/proc/{pid}/cwd")).ok(),
+            fd => std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok(),
+        };
+        if let (Some(path), Some(dir)) = (read_path(pid, path), dir) {
+            let writes = match nr {
+                libc::SYS_openat2 => read_memory::<8>(pid, args[2])
+                    .map(u64::from_ne_bytes)
+                    .is_some_and(|flags| flags & WRITE_FLAGS != 0),
+                _ => true, // the filter only sends opens that write
+            };
+            write_outside = writes && !writable(&dir.join(path));
+        }
+    }
     let still_waiting =
         unsafe { libc::ioctl(listener.0, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &request.id) == 0 };
-    let allowed =
-        matches!(family, Some(f) if f == libc::AF_UNIX as u16 || f == libc::AF_UNSPEC as u16);
     if !still_waiting {
         return true;
     }
-    *network |= !allowed;
+    read.network |= refuse;
+    read.write_outside |= write_outside;
     let mut response = libc::seccomp_notif_resp {
         id: request.id,
         val: 0,
-        error: if allowed { 0 } else { -libc::EACCES },
-        flags: if allowed {
-            libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32
-        } else {
+        error: if refuse { -libc::EACCES } else { 0 },
+        flags: if refuse {
             0
+        } else {
+            libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32
         },
     };
     unsafe { libc::ioctl(listener.0, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut response) };
     true
 }
 
-/// The `sa_family` of the socket address at `address` in process `pid`.
-fn address_family(pid: u32, address: u64) -> Option<u16> {
+const WRITE_FLAGS: u64 = (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u64;
+
+/// The directory file descriptor and path pointer of an open call.
+fn opened_path(nr: libc::c_long, args: &[u64; 6]) -> (u64, u64) {
+    match nr {
+        libc::SYS_openat | libc::SYS_openat2 => (args[0], args[1]),
+        _ => (libc::AT_FDCWD as u64, args[0]), // open, creat
+    }
+}
+
+/// Whether a program may write at `path` (as the sandbox sees it, `..` taken lexically).
+fn writable(path: &Path) -> bool {
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::Normal(p) => parts.push(p),
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    parts
+        .first()
+        .is_some_and(|top| ["tmp", "dev", "proc"].iter().any(|w| *top == *w))
+}
+
+/// `N` bytes at `address` in process `pid`.
+fn read_memory<const N: usize>(pid: u32, address: u64) -> Option<[u8; N]> {
     use std::os::unix::fs::FileExt;
     let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
-    let mut family = [0u8; 2];
-    mem.read_exact_at(&mut family, address).ok()?;
-    Some(u16::from_ne_bytes(family))
+    let mut bytes = [0u8; N];
+    mem.read_exact_at(&mut bytes, address).ok()?;
+    Some(bytes)
+}
+
+/// The NUL-terminated path at `address` in process `pid` (at most `PATH_MAX` bytes).
+fn read_path(pid: u32, address: u64) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    use std::os::unix::fs::FileExt;
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut bytes = vec![0u8; libc::PATH_MAX as usize];
+    // A read may stop at the end of a mapping, which is fine past the NUL.
+    let n = mem.read_at(&mut bytes, address).ok()?;
+    let end = bytes[..n].iter().position(|&b| b == 0)?;
+    bytes.truncate(end);
+    Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
 }

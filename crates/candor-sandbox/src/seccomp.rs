@@ -9,6 +9,8 @@
 //! be reached. `connect`, and `sendto` with an address, go to the supervisor
 //! ([`SECCOMP_RET_USER_NOTIF`](libc::SECCOMP_RET_USER_NOTIF)), which lets Unix addresses
 //! through and refuses and reports the rest: the namespace enforces, the notification reports.
+//! So do opens for writing: the supervisor reports a path outside `/tmp`, `/dev` and `/proc`
+//! and lets the call go on, to fail on the read-only root.
 
 use libc::{c_long, sock_filter};
 
@@ -27,7 +29,12 @@ const NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
 const NR: u32 = 0;
 const ARCH: u32 = 4;
 const ARG0: u32 = 16; // low 32 bits of args[0] (little-endian)
+#[cfg(target_arch = "x86_64")]
+const ARG1: u32 = 24;
+const ARG2: u32 = 32;
 const ARG4: u32 = 48; // args[4], low and high halves
+/// Open flags that write: O_WRONLY | O_RDWR | O_CREAT | O_TRUNC.
+const WRITE_FLAGS: u32 = (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u32;
 
 #[cfg(target_arch = "x86_64")]
 const AUDIT_ARCH: u32 = 0xC000_003E;
@@ -168,6 +175,25 @@ pub fn filter(isolated: bool) -> Vec<sock_filter> {
             jump(JEQ_K, 0, 1, 0),
             stmt(RET_K, NOTIFY),
         ]);
+        // Opens that may write (openat2's flags are behind a pointer: all of them).
+        let mut opens = vec![(libc::SYS_openat, ARG2)];
+        #[cfg(target_arch = "x86_64")]
+        opens.push((libc::SYS_open, ARG1));
+        for (call, flags) in opens {
+            p.extend([
+                jump(JEQ_K, call as u32, 0, 4),
+                stmt(LD_W_ABS, flags),
+                jump(JSET_K, WRITE_FLAGS, 0, 1),
+                stmt(RET_K, NOTIFY),
+                stmt(RET_K, ALLOW),
+            ]);
+        }
+        let mut always = vec![libc::SYS_openat2];
+        #[cfg(target_arch = "x86_64")]
+        always.push(libc::SYS_creat);
+        for call in always {
+            p.extend([jump(JEQ_K, call as u32, 0, 1), stmt(RET_K, NOTIFY)]);
+        }
     }
     p.push(stmt(RET_K, ALLOW));
     p

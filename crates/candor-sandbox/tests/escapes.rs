@@ -116,9 +116,26 @@ fn writing_outside_tmp_fails_and_leaves_the_host_untouched() {
         ),
     );
     assert!(out.stderr.contains("Read-only file system"), "{out:?}");
+    assert_eq!(out.violation, Some(Violation::WriteOutside), "{out:?}");
     assert!(!std::path::Path::new("/usr/escape").exists());
     assert!(!std::path::Path::new(&target).exists());
     assert!(!marker.exists());
+}
+
+#[test]
+fn a_relative_write_outside_tmp_is_seen_too() {
+    let out = run_python(
+        short(10),
+        "import os\nos.chdir('/usr')\ntry:\n    open('../etc/escape', 'w')\nexcept OSError as e:\n    print(e.strerror)\n",
+    );
+    assert_eq!(out.violation, Some(Violation::WriteOutside), "{out:?}");
+    assert!(!std::path::Path::new("/etc/escape").exists());
+    // Writing where the program may, through a relative path, is no violation.
+    let fine = sh(
+        short(10),
+        "cd /tmp && mkdir d && cd d && echo x > ../y && cat /tmp/y > /dev/null",
+    );
+    assert!(fine.success(), "{fine:?}");
 }
 
 #[test]

@@ -105,8 +105,8 @@ pub enum Verdict {
     Timeout,
     /// Ended by a signal (a crash, or the address-space limit).
     Killed,
-    /// A forbidden system call (a mount, ptrace ...), an attempt to reach the network, a file
-    /// past the size limit, or processes left running.
+    /// A forbidden system call (a mount, ptrace ...), an attempt to reach the network or to
+    /// write outside `/tmp`, a file past the size limit, or processes left running.
     SandboxViolation,
 }
 
@@ -135,6 +135,7 @@ impl Verdict {
                 Violation::FileSize
                 | Violation::ForbiddenSyscall
                 | Violation::Network
+                | Violation::WriteOutside
                 | Violation::Survivors,
             ) => return Verdict::SandboxViolation,
             None => {}
