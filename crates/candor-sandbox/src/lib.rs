@@ -130,6 +130,13 @@ pub enum Violation {
     /// Opened a file for writing outside `/tmp` (and `/dev`, `/proc`); the read-only root
     /// refused it.
     WriteOutside,
+    /// Opened a path outside the view that exists on the host (the checkout, a home
+    /// directory ...); inside, it does not exist. System locations that libraries probe
+    /// (`/etc`, `/sys`, `/run`, `/var`) are not counted.
+    ReadOutside,
+    /// Mapped memory past the address-space limit (one request of 64 MiB or more); the
+    /// kernel refused it.
+    Memory,
     /// Left processes running after it exited; they were killed.
     Survivors,
 }
@@ -143,6 +150,8 @@ impl Violation {
             Violation::ForbiddenSyscall => "forbidden_syscall",
             Violation::Network => "network",
             Violation::WriteOutside => "write_outside",
+            Violation::ReadOutside => "read_outside",
+            Violation::Memory => "memory",
             Violation::Survivors => "survivors",
         }
     }
@@ -303,13 +312,7 @@ impl Sandbox {
                 source: std::io::Error::last_os_error(),
             });
         }
-        let read = supervise(
-            pid,
-            [&out_r, &err_r, &status_r],
-            monitor,
-            &self.limits,
-            started,
-        );
+        let read = supervise(pid, [&out_r, &err_r, &status_r], monitor, self, started);
         let mut wait = 0;
         unsafe { libc::waitpid(pid, &mut wait, 0) };
         self.outcome(program, read, started)
@@ -325,8 +328,7 @@ impl Sandbox {
             buffers: [stdout, stderr, status],
             truncated,
             timed_out,
-            network,
-            write_outside,
+            reported,
         } = read;
         let mut finished = None;
         for m in status.chunks_exact(child::MESSAGE_LEN) {
@@ -362,10 +364,17 @@ impl Sandbox {
                 })
             }
         };
-        let violation = if network {
-            Some(Violation::Network)
-        } else if write_outside {
-            Some(Violation::WriteOutside)
+        // What the supervisor saw first: the rules broken before the limits reached.
+        let seen = [
+            Violation::Network,
+            Violation::WriteOutside,
+            Violation::ReadOutside,
+            Violation::Memory,
+        ]
+        .into_iter()
+        .find(|v| reported.contains(v));
+        let violation = if seen.is_some() {
+            seen
         } else if timed_out {
             Some(Violation::Timeout)
         } else {
@@ -647,10 +656,8 @@ struct Read {
     buffers: [Vec<u8>; 3],
     truncated: bool,
     timed_out: bool,
-    /// The program tried to reach a network address.
-    network: bool,
-    /// The program opened a file for writing outside `/tmp`.
-    write_outside: bool,
+    /// What the seccomp supervisor reported.
+    reported: Vec<Violation>,
 }
 
 /// Read stdout, stderr and the status pipe until all close; kill the sandbox at the deadline.
@@ -659,15 +666,15 @@ fn supervise(
     pid: libc::pid_t,
     fds: [&Fd; 3],
     mut monitor: Option<Fd>,
-    limits: &Limits,
+    sandbox: &Sandbox,
     started: Instant,
 ) -> Read {
+    let limits = &sandbox.limits;
     let mut read = Read {
         buffers: [Vec::new(), Vec::new(), Vec::new()],
         truncated: false,
         timed_out: false,
-        network: false,
-        write_outside: false,
+        reported: Vec::new(),
     };
     let mut listener: Option<Fd> = None;
     let mut open = [true; 3];
@@ -713,7 +720,7 @@ fn supervise(
                 continue;
             }
             if let Some(l) = listener.as_ref().filter(|l| l.0 == p.fd) {
-                if p.revents & libc::POLLIN == 0 || !answer(l, &mut read) {
+                if p.revents & libc::POLLIN == 0 || !answer(l, sandbox, &mut read.reported) {
                     listener = None; // every process of the program is gone
                 }
                 continue;
@@ -768,17 +775,20 @@ fn receive_fd(socket: &Fd) -> Option<Fd> {
     }
 }
 
-/// Answer one notification of the seccomp `listener`. A `connect` or `sendto` to a Unix
-/// address goes on; any other address is refused with `EACCES` and sets `read.network`. An
-/// open for writing goes on (the read-only root refuses it where it must), and sets
-/// `read.write_outside` when its path lies outside `/tmp`, `/dev` and `/proc`. False when the
-/// listener has nothing left to say (its processes are gone).
+/// Answer one notification of the seccomp `listener`, adding what it shows to `reported`.
+/// A `connect` or `sendto` to a Unix address goes on; any other address is refused with
+/// `EACCES` ([`Violation::Network`]). Opens and large `mmap`s go on, for the kernel to refuse
+/// where it must, and are reported when they write outside `/tmp`, `/dev` and `/proc`
+/// ([`Violation::WriteOutside`]), open a host path outside the view
+/// ([`Violation::ReadOutside`]) or ask for more address space than the limit
+/// ([`Violation::Memory`]). False when the listener has nothing left to say (its processes
+/// are gone).
 ///
 /// Addresses and paths are read from the process's memory before the kernel reads them
-/// again, so a program could change them in between (or reach a read-only directory through a
-/// link in `/tmp`); that only fools the report, since the empty network namespace and the
-/// read-only mounts are what enforce.
-fn answer(listener: &Fd, read: &mut Read) -> bool {
+/// again, so a program could change them in between (or reach a directory through a link in
+/// `/tmp`); that only fools the report, since the empty network namespace, the read-only
+/// mounts of the view and the rlimits are what enforce.
+fn answer(listener: &Fd, sandbox: &Sandbox, reported: &mut Vec<Violation>) -> bool {
     // SAFETY: both structs are plain data, and the kernel wants the request zeroed.
     let mut request: libc::seccomp_notif = unsafe { std::mem::zeroed() };
     if unsafe { libc::ioctl(listener.0, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut request) } != 0 {
@@ -788,40 +798,33 @@ fn answer(listener: &Fd, read: &mut Read) -> bool {
     let pid = request.pid;
     let args = request.data.args;
     let nr = request.data.nr as libc::c_long;
-    let mut refuse = false;
-    let mut write_outside = false;
-    if nr == libc::SYS_connect || nr == libc::SYS_sendto {
-        let address = if nr == libc::SYS_connect {
-            args[1]
-        } else {
-            args[4]
-        };
-        let family = read_memory::<2>(pid, address).map(u16::from_ne_bytes);
-        refuse =
-            !matches!(family, Some(f) if f == libc::AF_UNIX as u16 || f == libc::AF_UNSPEC as u16);
-    } else {
-        let (dir, path) = opened_path(nr, &args);
-        let dir = match dir as libc::c_int {
-            libc::AT_FDCWD => std::fs::read_link(format!("/proc/{pid}/cwd")).ok(),
-            fd => std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok(),
-        };
-        if let (Some(path), Some(dir)) = (read_path(pid, path), dir) {
-            let writes = match nr {
-                libc::SYS_openat2 => read_memory::<8>(pid, args[2])
-                    .map(u64::from_ne_bytes)
-                    .is_some_and(|flags| flags & WRITE_FLAGS != 0),
-                _ => true, // the filter only sends opens that write
+    let seen = match nr {
+        libc::SYS_connect | libc::SYS_sendto => {
+            let address = if nr == libc::SYS_connect {
+                args[1]
+            } else {
+                args[4]
             };
-            write_outside = writes && !writable(&dir.join(path));
+            let family = read_memory::<2>(pid, address).map(u16::from_ne_bytes);
+            let unix = matches!(family, Some(f) if f == libc::AF_UNIX as u16 || f == libc::AF_UNSPEC as u16);
+            (!unix).then_some(Violation::Network)
         }
-    }
+        libc::SYS_mmap => {
+            let size = virtual_size(pid).unwrap_or(0);
+            (size.saturating_add(args[1]) > sandbox.limits.memory_bytes)
+                .then_some(Violation::Memory)
+        }
+        _ => opened(pid, nr, &args, &sandbox.view),
+    };
     let still_waiting =
         unsafe { libc::ioctl(listener.0, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &request.id) == 0 };
     if !still_waiting {
         return true;
     }
-    read.network |= refuse;
-    read.write_outside |= write_outside;
+    if let Some(v) = seen.filter(|v| !reported.contains(v)) {
+        reported.push(v);
+    }
+    let refuse = seen == Some(Violation::Network);
     let mut response = libc::seccomp_notif_resp {
         id: request.id,
         val: 0,
@@ -836,31 +839,58 @@ fn answer(listener: &Fd, read: &mut Read) -> bool {
     true
 }
 
-const WRITE_FLAGS: u64 = (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u64;
-
-/// The directory file descriptor and path pointer of an open call.
-fn opened_path(nr: libc::c_long, args: &[u64; 6]) -> (u64, u64) {
-    match nr {
-        libc::SYS_openat | libc::SYS_openat2 => (args[0], args[1]),
-        _ => (libc::AT_FDCWD as u64, args[0]), // open, creat
+/// What an open call (`open`, `openat`, `openat2`, `creat`) of process `pid` breaks, if
+/// anything: a write outside `/tmp`, or a path outside `view` that exists on the host.
+fn opened(pid: u32, nr: libc::c_long, args: &[u64; 6], view: &[PathBuf]) -> Option<Violation> {
+    let (dir, path, flags) = match nr {
+        libc::SYS_openat => (args[0], args[1], Some(args[2])),
+        libc::SYS_openat2 => (
+            args[0],
+            args[1],
+            read_memory::<8>(pid, args[2]).map(u64::from_ne_bytes),
+        ),
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_open => (libc::AT_FDCWD as u64, args[0], Some(args[1])),
+        _ => (libc::AT_FDCWD as u64, args[0], Some(WRITE_FLAGS)), // creat
+    };
+    let dir = match dir as libc::c_int {
+        libc::AT_FDCWD => std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?,
+        fd => std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?,
+    };
+    let path = lexical(&dir.join(read_path(pid, path)?));
+    let under = |tops: &[&str]| tops.iter().any(|top| path.strip_prefix(top).is_ok());
+    if flags.is_some_and(|f| f & WRITE_FLAGS != 0) && !under(&["/tmp", "/dev", "/proc"]) {
+        return Some(Violation::WriteOutside);
     }
+    let system = under(&["/tmp", "/dev", "/proc", "/etc", "/sys", "/run", "/var"]);
+    let shown = view.iter().any(|v| path.starts_with(v));
+    (!system && !shown && std::fs::symlink_metadata(&path).is_ok())
+        .then_some(Violation::ReadOutside)
 }
 
-/// Whether a program may write at `path` (as the sandbox sees it, `..` taken lexically).
-fn writable(path: &Path) -> bool {
-    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+const WRITE_FLAGS: u64 = (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u64;
+
+/// `path` with `.` and `..` taken lexically (the sandbox's links are not followed).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
     for part in path.components() {
         match part {
-            std::path::Component::Normal(p) => parts.push(p),
+            std::path::Component::Normal(p) => out.push(p),
             std::path::Component::ParentDir => {
-                parts.pop();
+                out.pop();
             }
             _ => {}
         }
     }
-    parts
-        .first()
-        .is_some_and(|top| ["tmp", "dev", "proc"].iter().any(|w| *top == *w))
+    out
+}
+
+/// The address space process `pid` holds (`VmSize`), in bytes.
+fn virtual_size(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmSize:"))?;
+    let kib: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// `N` bytes at `address` in process `pid`.

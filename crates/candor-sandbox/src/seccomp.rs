@@ -9,8 +9,9 @@
 //! be reached. `connect`, and `sendto` with an address, go to the supervisor
 //! ([`SECCOMP_RET_USER_NOTIF`](libc::SECCOMP_RET_USER_NOTIF)), which lets Unix addresses
 //! through and refuses and reports the rest: the namespace enforces, the notification reports.
-//! So do opens for writing: the supervisor reports a path outside `/tmp`, `/dev` and `/proc`
-//! and lets the call go on, to fail on the read-only root.
+//! So do opens and `mmap`s of 64 MiB or more: the supervisor reports a write outside `/tmp`,
+//! a read of a host path outside the view, or a mapping past the address-space limit, and
+//! lets the call go on, for the read-only view and the rlimits to refuse.
 
 use libc::{c_long, sock_filter};
 
@@ -29,12 +30,10 @@ const NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
 const NR: u32 = 0;
 const ARCH: u32 = 4;
 const ARG0: u32 = 16; // low 32 bits of args[0] (little-endian)
-#[cfg(target_arch = "x86_64")]
-const ARG1: u32 = 24;
-const ARG2: u32 = 32;
-const ARG4: u32 = 48; // args[4], low and high halves
-/// Open flags that write: O_WRONLY | O_RDWR | O_CREAT | O_TRUNC.
-const WRITE_FLAGS: u32 = (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u32;
+const ARG1: u32 = 24; // args[1], low and high halves
+const ARG4: u32 = 48; // args[4], likewise
+/// The smallest `mmap` the supervisor checks against the address-space limit.
+const LARGE_MAPPING: u32 = 64 << 20;
 
 #[cfg(target_arch = "x86_64")]
 const AUDIT_ARCH: u32 = 0xC000_003E;
@@ -175,25 +174,23 @@ pub fn filter(isolated: bool) -> Vec<sock_filter> {
             jump(JEQ_K, 0, 1, 0),
             stmt(RET_K, NOTIFY),
         ]);
-        // Opens that may write (openat2's flags are behind a pointer: all of them).
-        let mut opens = vec![(libc::SYS_openat, ARG2)];
+        // Every open, to see where it writes or reads.
+        let mut opens = vec![libc::SYS_openat, libc::SYS_openat2];
         #[cfg(target_arch = "x86_64")]
-        opens.push((libc::SYS_open, ARG1));
-        for (call, flags) in opens {
-            p.extend([
-                jump(JEQ_K, call as u32, 0, 4),
-                stmt(LD_W_ABS, flags),
-                jump(JSET_K, WRITE_FLAGS, 0, 1),
-                stmt(RET_K, NOTIFY),
-                stmt(RET_K, ALLOW),
-            ]);
-        }
-        let mut always = vec![libc::SYS_openat2];
-        #[cfg(target_arch = "x86_64")]
-        always.push(libc::SYS_creat);
-        for call in always {
+        opens.extend([libc::SYS_open, libc::SYS_creat]);
+        for call in opens {
             p.extend([jump(JEQ_K, call as u32, 0, 1), stmt(RET_K, NOTIFY)]);
         }
+        // Large mappings, to see one past the address-space limit.
+        p.extend([
+            jump(JEQ_K, libc::SYS_mmap as u32, 0, 6),
+            stmt(LD_W_ABS, ARG1 + 4),
+            jump(JEQ_K, 0, 0, 2),
+            stmt(LD_W_ABS, ARG1),
+            jump(JGE_K, LARGE_MAPPING, 0, 1),
+            stmt(RET_K, NOTIFY),
+            stmt(RET_K, ALLOW),
+        ]);
     }
     p.push(stmt(RET_K, ALLOW));
     p

@@ -149,6 +149,13 @@ fn files_outside_the_view_do_not_exist() {
     assert!(out.stdout.is_empty(), "{out:?}");
     assert_ne!(out.exit, Exit::Code(0));
     assert!(out.stderr.contains("No such file"), "{out:?}");
+    assert_eq!(out.violation, Some(Violation::ReadOutside), "{out:?}");
+    // Probing system locations, or paths the host does not have either, is no violation.
+    let probe = sh(
+        short(10),
+        "cat /etc/hostname /sys/nothing /nonexistent/x; true",
+    );
+    assert_eq!(probe.violation, None, "{probe:?}");
 }
 
 #[test]
@@ -173,6 +180,7 @@ fn a_fork_bomb_is_contained_and_killed() {
 fn allocating_8_gb_fails() {
     let out = run_python(short(20), "x = bytearray(8 << 30)\nprint('allocated')\n");
     assert!(out.stderr.contains("MemoryError"), "{out:?}");
+    assert_eq!(out.violation, Some(Violation::Memory), "{out:?}");
     assert!(!out.stdout.contains("allocated"));
     assert_ne!(out.exit, Exit::Code(0));
 }

@@ -103,10 +103,11 @@ pub enum Verdict {
     Error,
     /// Past the CPU-time or wall-clock limit.
     Timeout,
-    /// Ended by a signal (a crash, or the address-space limit).
+    /// Ended by a signal (a crash), or past the address-space limit.
     Killed,
-    /// A forbidden system call (a mount, ptrace ...), an attempt to reach the network or to
-    /// write outside `/tmp`, a file past the size limit, or processes left running.
+    /// A forbidden system call (a mount, ptrace ...), an attempt to reach the network, to
+    /// write outside `/tmp` or to open a host file outside the view, a file past the size
+    /// limit, or processes left running.
     SandboxViolation,
 }
 
@@ -131,14 +132,17 @@ impl Verdict {
     pub fn of(language: CodeLanguage, outcome: &candor_sandbox::Outcome) -> Self {
         match outcome.violation {
             Some(Violation::Timeout | Violation::CpuTime) => return Verdict::Timeout,
+            // A program may survive a refused allocation (Python's MemoryError, caught).
+            Some(Violation::Memory) if outcome.exit != Exit::Code(0) => return Verdict::Killed,
             Some(
                 Violation::FileSize
                 | Violation::ForbiddenSyscall
                 | Violation::Network
                 | Violation::WriteOutside
+                | Violation::ReadOutside
                 | Violation::Survivors,
             ) => return Verdict::SandboxViolation,
-            None => {}
+            Some(Violation::Memory) | None => {}
         }
         let stderr = &outcome.stderr;
         match (language, outcome.exit) {
@@ -531,6 +535,28 @@ mod tests {
             Verdict::of(
                 CodeLanguage::Python,
                 &outcome(Exit::Signal(31), Some(Violation::ForbiddenSyscall), "")
+            ),
+            Verdict::SandboxViolation
+        );
+        // Past the address-space limit: killed, unless the program survived the refusal.
+        assert_eq!(
+            Verdict::of(
+                CodeLanguage::Python,
+                &outcome(Exit::Code(1), Some(Violation::Memory), "MemoryError\n")
+            ),
+            Verdict::Killed
+        );
+        assert_eq!(
+            Verdict::of(
+                CodeLanguage::Python,
+                &outcome(Exit::Code(0), Some(Violation::Memory), "")
+            ),
+            Verdict::Passed
+        );
+        assert_eq!(
+            Verdict::of(
+                CodeLanguage::Python,
+                &outcome(Exit::Code(1), Some(Violation::ReadOutside), "")
             ),
             Verdict::SandboxViolation
         );
