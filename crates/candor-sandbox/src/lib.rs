@@ -8,8 +8,10 @@
 //! space, processes, open files and file size, and a wall-clock timeout that kills the whole
 //! namespace. Output is captured and capped. A supervisor in the parent answers the filter's
 //! notifications: it refuses `connect` and `sendto` to any non-Unix address and reports
-//! [`Violation::Network`], and reports opens for writing outside `/tmp` as
-//! [`Violation::WriteOutside`].
+//! [`Violation::Network`]; it reports opens for writing outside `/tmp` as
+//! [`Violation::WriteOutside`], opens of host paths outside the view as
+//! [`Violation::ReadOutside`], and a large `mmap` past the address-space limit as
+//! [`Violation::Memory`], and lets those calls go on for the kernel to refuse.
 //!
 //! What it does not protect against: kernel bugs reachable through the allowed system calls;
 //! side channels and CPU or memory-bandwidth contention with the host; reading what the view
