@@ -403,15 +403,9 @@ unsafe fn program(plan: &Plan, status: c_int, stdout: c_int, stderr: c_int, moni
 /// Send `fd` over the Unix socket `socket` (`SCM_RIGHTS`), without allocating.
 unsafe fn send_fd(socket: c_int, fd: c_int) -> bool {
     let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut control = [0u64; 4]; // room for CMSG_SPACE(4), 8-byte aligned
-    let mut msg: libc::msghdr = std::mem::zeroed();
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
+    let mut iov = one_byte(&mut byte);
+    let mut control = [0u64; 4];
+    let mut msg = fd_message(&mut iov, &mut control);
     msg.msg_controllen = libc::CMSG_SPACE(4) as _;
     let cmsg = libc::CMSG_FIRSTHDR(&msg);
     (*cmsg).cmsg_level = libc::SOL_SOCKET;
@@ -419,4 +413,24 @@ unsafe fn send_fd(socket: c_int, fd: c_int) -> bool {
     (*cmsg).cmsg_len = libc::CMSG_LEN(4) as _;
     std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>(), fd);
     libc::sendmsg(socket, &msg, 0) == 1
+}
+
+/// An iovec over `byte`: the one byte of data that carries an `SCM_RIGHTS` message.
+pub fn one_byte(byte: &mut [u8; 1]) -> libc::iovec {
+    libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    }
+}
+
+/// A message of `iov` with `control` (room for one fd, 8-byte aligned) for its `SCM_RIGHTS`
+/// header; no allocation, so the child can use it too.
+pub fn fd_message(iov: &mut libc::iovec, control: &mut [u64; 4]) -> libc::msghdr {
+    // SAFETY: msghdr is plain data, valid zeroed.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(control) as _;
+    msg
 }

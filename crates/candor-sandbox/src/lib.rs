@@ -749,18 +749,11 @@ fn supervise(
 /// The file descriptor sent over `socket` (`SCM_RIGHTS`), if one came.
 fn receive_fd(socket: &Fd) -> Option<Fd> {
     let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
+    let mut iov = child::one_byte(&mut byte);
     let mut control = [0u64; 4];
-    // SAFETY: msghdr is plain data; the control buffer outlives the call and is aligned.
+    let mut msg = child::fd_message(&mut iov, &mut control);
+    // SAFETY: the buffers behind `msg` outlive the call.
     unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control) as _;
         if libc::recvmsg(socket.0, &mut msg, libc::MSG_CMSG_CLOEXEC) <= 0 {
             return None;
         }
