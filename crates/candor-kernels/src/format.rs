@@ -1,4 +1,4 @@
-//! GGUF weight blocks, unpacked at load into the layout the kernels read.
+//! GGUF weight blocks, unpacked and repacked at load into the layout the kernels read.
 
 use half::f16;
 
@@ -57,7 +57,7 @@ impl Format {
         }
     }
 
-    /// 4-bit formats keep two blocks per byte column; the others one byte per value.
+    /// 4-bit formats keep two values per byte; the others one byte per value.
     pub(crate) fn nibbles(self) -> bool {
         matches!(self, Self::Q4_0 | Self::Q4_1 | Self::Q4K)
     }
@@ -67,12 +67,22 @@ impl Format {
         !matches!(self, Self::Q4K | Self::Q5K | Self::Q6K)
     }
 
-    /// Bytes of a pair of blocks in the unpacked layout.
-    fn pair_bytes(self) -> usize {
+    /// Groups of values sharing a scale and offset in a block of 32: 1, or 2 for Q6_K.
+    pub(crate) fn groups_per_block(self) -> usize {
+        BLOCK / self.group()
+    }
+
+    /// Whether weights reach 8 bits (Q8_0's `q + 128`): the AVX2 kernel must split them.
+    pub(crate) fn wide(self) -> bool {
+        self == Self::Q8_0
+    }
+
+    /// Bytes of one block of a panel in the repacked layout.
+    fn panel_block_bytes(self) -> usize {
         if self.nibbles() {
-            BLOCK
+            PANEL * BLOCK / 2
         } else {
-            2 * BLOCK
+            PANEL * BLOCK
         }
     }
 
@@ -177,29 +187,41 @@ fn k_scale_min(q: &[u8], j: usize) -> (u8, u8) {
     }
 }
 
-/// A quantized `rows × cols` weight matrix (one row per output), unpacked for the kernels.
+/// Output rows per panel: one 512-bit register of f32 lanes, so that a kernel's lanes are
+/// sixteen outputs and no lane ever needs adding to another.
+pub const PANEL: usize = 16;
+
+/// Steps of four values per block: each step is one `vpdpbusd` of a panel.
+pub(crate) const STEPS: usize = BLOCK / 4;
+
+/// A quantized `rows × cols` weight matrix (one row per output), repacked at load for the
+/// kernels: rows in panels of [`PANEL`] (the last padded with zero rows), each panel's block
+/// of 32 values interleaved by four, so that four consecutive values of sixteen rows are one
+/// 64-byte vector.
 ///
-/// Blocks are padded to an even count per row (a zero block) because the kernels take them in
-/// pairs. Weights of a pair: for 4-bit formats 32 bytes whose low nibbles are the first block's
-/// values and high nibbles the second's; otherwise the two blocks' 64 bytes in order.
+/// Weights of a panel's block, step `s` holding values `4s..4s+4`: for 4-bit formats four
+/// 64-byte chunks, chunk `c`'s low nibbles step `c` and its high nibbles step `c + 4`;
+/// otherwise eight 64-byte steps. Within a step, row `l` of the panel has bytes `4l..4l+4`.
 #[derive(Clone, Debug)]
 pub struct QuantMatrix {
     pub(crate) format: Format,
     pub(crate) rows: usize,
     pub(crate) cols: usize,
-    /// Block pairs per row.
-    pub(crate) pairs: usize,
+    /// Blocks of 32 values per row.
+    pub(crate) blocks: usize,
+    /// Panels of [`PANEL`] rows.
+    pub(crate) panels: usize,
     pub(crate) weights: Vec<u8>,
-    /// `d` of each group of values (a block, or half a block for Q6_K), padding included
-    /// (f16 as in the file: decode reads less memory).
+    /// `d` of each group of values (a block, or half of it for Q6_K): per panel, per group,
+    /// one per row of the panel (f16 as in the file: decode reads less memory).
     pub(crate) scales: Vec<f16>,
-    /// `c` of each group (for the legacy formats exact in f16: `m` is stored so, and `−z·d`
-    /// is a power-of-two multiple of `d`).
+    /// `c` of each group, laid out as `scales` (for the legacy formats exact in f16: `m` is
+    /// stored so, and `−z·d` is a power-of-two multiple of `d`).
     pub(crate) offsets: Vec<f16>,
 }
 
 impl QuantMatrix {
-    /// Unpacks a GGUF tensor's blocks, `rows` rows of `cols` values each, row-major.
+    /// Repacks a GGUF tensor's blocks, `rows` rows of `cols` values each, row-major.
     pub fn from_gguf(
         format: Format,
         rows: usize,
@@ -224,13 +246,17 @@ impl QuantMatrix {
             });
         }
         let blocks = cols / BLOCK;
-        let pairs = blocks.div_ceil(2);
-        let pair_bytes = format.pair_bytes();
-        // Scales and offsets per row: one per group, padding included.
-        let groups = pairs * 2 * BLOCK / format.group();
-        let mut weights = vec![0u8; rows * pairs * pair_bytes];
-        let mut scales = vec![f16::ZERO; rows * groups];
-        let mut offsets = vec![f16::ZERO; rows * groups];
+        let panels = rows.div_ceil(PANEL);
+        let mut m = Self {
+            format,
+            rows,
+            cols,
+            blocks,
+            panels,
+            weights: vec![0; panels * blocks * format.panel_block_bytes()],
+            scales: vec![f16::ZERO; panels * blocks * format.groups_per_block() * PANEL],
+            offsets: vec![f16::ZERO; panels * blocks * format.groups_per_block() * PANEL],
+        };
         let mut w = vec![0u8; format.block_values()];
         let mut dc = Vec::new();
         let per_row = cols / format.block_values();
@@ -241,39 +267,24 @@ impl QuantMatrix {
             for (g, &(d, c)) in dc.iter().enumerate() {
                 let (d16, c16) = (f16::from_f32(d), f16::from_f32(c));
                 let rounded = format.exact_scales() && c16.to_f32() != c;
+                let group = first / format.group() + g;
                 if !d16.is_finite() || !c16.is_finite() || rounded {
                     return Err(KernelError::Offset {
                         format,
                         row,
-                        block: (first + g * format.group()) / BLOCK,
+                        block: group * format.group() / BLOCK,
                     });
                 }
-                let at = row * groups + first / format.group() + g;
-                scales[at] = d16;
-                offsets[at] = c16;
+                let at = m.group_index(row, group);
+                m.scales[at] = d16;
+                m.offsets[at] = c16;
             }
-            for (k, w) in w.chunks_exact(BLOCK).enumerate() {
-                let b = first / BLOCK + k;
-                let pair = &mut weights[(row * pairs + b / 2) * pair_bytes..][..pair_bytes];
-                if format.nibbles() {
-                    let shift = 4 * (b % 2);
-                    for (p, &v) in pair.iter_mut().zip(w) {
-                        *p |= v << shift;
-                    }
-                } else {
-                    pair[(b % 2) * BLOCK..][..BLOCK].copy_from_slice(w);
-                }
+            for (k, &v) in w.iter().enumerate() {
+                let (at, shift) = m.weight_index(row, first + k);
+                m.weights[at] |= v << shift;
             }
         }
-        Ok(Self {
-            format,
-            rows,
-            cols,
-            pairs,
-            weights,
-            scales,
-            offsets,
-        })
+        Ok(m)
     }
 
     /// Outputs (rows of the weight matrix).
@@ -288,46 +299,63 @@ impl QuantMatrix {
 
     /// The weights of row `j` as f32 (for tests and diagnostics).
     pub fn dequantize_row(&self, j: usize) -> Vec<f32> {
-        let w = self.row(j);
         (0..self.cols)
-            .map(|i| {
-                let (b, e, g) = (i / BLOCK, i % BLOCK, i / w.group);
-                w.scales[g].to_f32() * w.value(b, e) as f32 + w.offsets[g].to_f32()
+            .map(|k| {
+                let (d, c) = self.scale_offset(j, k / self.format.group());
+                d * self.value(j, k) as f32 + c
             })
             .collect()
     }
 
-    pub(crate) fn row(&self, j: usize) -> WeightRow<'_> {
-        let pair_bytes = self.format.pair_bytes();
-        let n = self.pairs * 2 * BLOCK / self.format.group();
-        WeightRow {
-            group: self.format.group(),
-            nibbles: self.format.nibbles(),
-            weights: &self.weights[j * self.pairs * pair_bytes..][..self.pairs * pair_bytes],
-            scales: &self.scales[j * n..][..n],
-            offsets: &self.offsets[j * n..][..n],
+    /// The unsigned integer `w` of row `j`, value `k`.
+    pub(crate) fn value(&self, j: usize, k: usize) -> u8 {
+        let (at, shift) = self.weight_index(j, k);
+        (self.weights[at] >> shift) & if self.format.nibbles() { 0x0f } else { 0xff }
+    }
+
+    /// `d` and `c` of row `j`'s group `g` (groups counted along the row).
+    pub(crate) fn scale_offset(&self, j: usize, g: usize) -> (f32, f32) {
+        let at = self.group_index(j, g);
+        (self.scales[at].to_f32(), self.offsets[at].to_f32())
+    }
+
+    /// Where value `k` of row `j` lives: the byte, and the shift of its nibble.
+    fn weight_index(&self, j: usize, k: usize) -> (usize, u32) {
+        let (p, l) = (j / PANEL, j % PANEL);
+        let (b, e) = (k / BLOCK, k % BLOCK);
+        let (step, t) = (e / 4, e % 4);
+        let base = (p * self.blocks + b) * self.format.panel_block_bytes();
+        if self.format.nibbles() {
+            let (chunk, shift) = (step % 4, 4 * (step / 4) as u32);
+            (base + chunk * 64 + l * 4 + t, shift)
+        } else {
+            (base + step * 64 + l * 4 + t, 0)
+        }
+    }
+
+    /// Where the scale and offset of row `j`'s group `g` live.
+    fn group_index(&self, j: usize, g: usize) -> usize {
+        let per_block = self.format.groups_per_block();
+        let (p, l) = (j / PANEL, j % PANEL);
+        ((p * self.blocks + g / per_block) * per_block + g % per_block) * PANEL + l
+    }
+
+    /// Panel `p`'s weights, scales and offsets.
+    pub(crate) fn panel(&self, p: usize) -> Panel<'_> {
+        let bytes = self.blocks * self.format.panel_block_bytes();
+        let groups = self.blocks * self.format.groups_per_block() * PANEL;
+        Panel {
+            weights: &self.weights[p * bytes..][..bytes],
+            scales: &self.scales[p * groups..][..groups],
+            offsets: &self.offsets[p * groups..][..groups],
         }
     }
 }
 
-/// One output's weights, in the unpacked layout.
+/// One panel of [`PANEL`] rows in the repacked layout.
 #[derive(Clone, Copy)]
-pub(crate) struct WeightRow<'a> {
-    /// Values per scale and offset: 32, or 16 (two groups per block).
-    pub group: usize,
-    pub nibbles: bool,
+pub(crate) struct Panel<'a> {
     pub weights: &'a [u8],
     pub scales: &'a [f16],
     pub offsets: &'a [f16],
-}
-
-impl WeightRow<'_> {
-    /// Value `e` (0..32) of block `b`, as the unsigned integer `w`.
-    pub fn value(&self, b: usize, e: usize) -> u8 {
-        if self.nibbles {
-            (self.weights[(b / 2) * BLOCK + e] >> (4 * (b % 2))) & 0x0f
-        } else {
-            self.weights[b * BLOCK + e]
-        }
-    }
 }

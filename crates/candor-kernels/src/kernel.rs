@@ -1,7 +1,6 @@
-//! Choosing a kernel, and the matrix product: for many rows, blocks of rows split over rayon's
-//! threads and blocks of columns kept in L1; for few rows (decode), columns split over the
-//! threads. Rows are taken four at a time so that each weight row is unpacked once per four
-//! activation rows.
+//! Choosing a kernel, and the matrix product: tasks of (a few panels of outputs × a chunk of
+//! rows) split over rayon's threads, panel-major, so that each thread streams its own share of
+//! the weights once (decode) and a panel's weights stay in L1 while the rows pass (prefill).
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -9,7 +8,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use crate::activation::{ActRow, QuantizedRows};
-use crate::format::QuantMatrix;
+use crate::format::{QuantMatrix, PANEL};
 use crate::{reference, KernelError};
 
 /// An implementation of the block dot products.
@@ -44,6 +43,15 @@ impl Kernel {
             Kernel::Avx2 | Kernel::Avx512Vnni => false,
         }
     }
+
+    /// Rows and panels of the kernel's largest tile (what its registers hold).
+    fn tile(self) -> (usize, usize) {
+        match self {
+            Kernel::Avx512Vnni => (4, 2),
+            Kernel::Avx2 => (2, 1),
+            Kernel::Reference => (1, 1),
+        }
+    }
 }
 
 impl std::fmt::Display for Kernel {
@@ -72,14 +80,34 @@ pub fn kernel() -> Kernel {
     })
 }
 
-/// Rows per parallel task when there are many rows.
-const ROW_BLOCK: usize = 32;
-/// Columns whose weights stay in L1 while a block of rows passes over them.
-const COLUMN_BLOCK: usize = 32;
-/// Columns per parallel task when there are few rows.
-const COLUMN_TASK: usize = 16;
+/// Rows per parallel task.
+const ROW_CHUNK: usize = 64;
 /// Products smaller than this (m·n·k) run on the calling thread.
 const PARALLEL_WORK: usize = 1 << 20;
+
+/// The product being written: each task owns a disjoint set of (row, output) cells.
+struct Output {
+    ptr: *mut f32,
+    rows: usize,
+    cols: usize,
+}
+
+// SAFETY: tasks write disjoint cells (`matmul_with` gives each a distinct panel range × row
+// range), and the buffer outlives them.
+unsafe impl Sync for Output {}
+
+impl Output {
+    /// Writes a tile row's sixteen outputs of panel `p` for row `i`, those that exist.
+    ///
+    /// # Safety
+    /// `i < rows`, and no other task writes row `i` of panel `p`.
+    unsafe fn put(&self, i: usize, p: usize, values: &[f32; PANEL]) {
+        debug_assert!(i < self.rows);
+        let j = p * PANEL;
+        let n = PANEL.min(self.cols - j);
+        std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr.add(i * self.cols + j), n);
+    }
+}
 
 impl QuantMatrix {
     /// `x·Wᵀ` for `x` of shape (rows, `self.cols()`), row-major: (rows, `self.rows()`).
@@ -93,104 +121,106 @@ impl QuantMatrix {
             return Err(KernelError::Unsupported(kernel));
         }
         let acts = QuantizedRows::new(x, self.cols)?;
-        let (m, n) = (acts.rows(), self.rows);
-        let parallel = m * n * self.cols >= PARALLEL_WORK;
-        if m >= 2 * ROW_BLOCK {
-            let mut out = vec![0f32; m * n];
-            let task = |(b, out): (usize, &mut [f32])| {
-                let rows = b * ROW_BLOCK..b * ROW_BLOCK + out.len() / n;
-                for start in (0..n).step_by(COLUMN_BLOCK) {
-                    let columns = start..(start + COLUMN_BLOCK).min(n);
-                    self.block(kernel, &acts, rows.clone(), columns, |i, j, v| {
-                        out[(i - rows.start) * n + j] = v
-                    });
-                }
-            };
-            if parallel {
-                out.par_chunks_mut(ROW_BLOCK * n).enumerate().for_each(task);
-            } else {
-                out.chunks_mut(ROW_BLOCK * n).enumerate().for_each(task);
-            }
-            return Ok(out);
-        }
-        // Few rows: whole columns per task, transposed at the end.
-        let mut by_column = vec![0f32; n * m];
-        let task = |(c, out): (usize, &mut [f32])| {
-            let start = c * COLUMN_TASK;
-            let columns = start..start + out.len() / m;
-            self.block(kernel, &acts, 0..m, columns, |i, j, v| {
-                out[(j - start) * m + i] = v
-            });
-        };
-        if parallel {
-            by_column
-                .par_chunks_mut(COLUMN_TASK * m)
-                .enumerate()
-                .for_each(task);
-        } else {
-            by_column
-                .chunks_mut(COLUMN_TASK * m)
-                .enumerate()
-                .for_each(task);
-        }
-        if m == 1 {
-            return Ok(by_column);
-        }
+        let (m, n) = (acts.rows, self.rows);
         let mut out = vec![0f32; m * n];
-        for (j, column) in by_column.chunks_exact(m).enumerate() {
-            for (i, &v) in column.iter().enumerate() {
-                out[i * n + j] = v;
-            }
+        let target = Output {
+            ptr: out.as_mut_ptr(),
+            rows: m,
+            cols: n,
+        };
+        let per_task = kernel.tile().1;
+        let groups = self.panels.div_ceil(per_task);
+        let chunks = m.div_ceil(ROW_CHUNK);
+        let task = |t: usize| {
+            let (g, c) = (t / chunks, t % chunks);
+            let panels = g * per_task..((g + 1) * per_task).min(self.panels);
+            let rows = c * ROW_CHUNK..((c + 1) * ROW_CHUNK).min(m);
+            self.tiles(kernel, &acts, rows, panels, &target);
+        };
+        if m * n * self.cols >= PARALLEL_WORK {
+            (0..groups * chunks).into_par_iter().for_each(task);
+        } else {
+            (0..groups * chunks).for_each(task);
         }
         Ok(out)
     }
 
-    /// Every (row, column) of the ranges, handed to `put`, four rows at a time.
-    fn block(
+    /// Every row of `rows` against every output of `panels`, a tile at a time.
+    fn tiles(
         &self,
         kernel: Kernel,
         acts: &QuantizedRows,
         rows: Range<usize>,
-        columns: Range<usize>,
-        mut put: impl FnMut(usize, usize, f32),
+        panels: Range<usize>,
+        out: &Output,
     ) {
         let mut i = rows.start;
         while i < rows.end {
-            let n = (rows.end - i).min(4);
-            match n {
-                4 => self.tile::<4>(kernel, acts, i, columns.clone(), &mut put),
-                3 => self.tile::<3>(kernel, acts, i, columns.clone(), &mut put),
-                2 => self.tile::<2>(kernel, acts, i, columns.clone(), &mut put),
-                _ => self.tile::<1>(kernel, acts, i, columns.clone(), &mut put),
+            let r = (rows.end - i).min(kernel.tile().0);
+            match kernel {
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512Vnni => match (r, panels.len()) {
+                    (4, 2) => self.vnni::<4, 2>(acts, i, panels.start, out),
+                    (3, 2) => self.vnni::<3, 2>(acts, i, panels.start, out),
+                    (2, 2) => self.vnni::<2, 2>(acts, i, panels.start, out),
+                    (1, 2) => self.vnni::<1, 2>(acts, i, panels.start, out),
+                    (4, _) => self.vnni::<4, 1>(acts, i, panels.start, out),
+                    (3, _) => self.vnni::<3, 1>(acts, i, panels.start, out),
+                    (2, _) => self.vnni::<2, 1>(acts, i, panels.start, out),
+                    _ => self.vnni::<1, 1>(acts, i, panels.start, out),
+                },
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 => match r {
+                    2 => self.avx2::<2>(acts, i, panels.start, out),
+                    _ => self.avx2::<1>(acts, i, panels.start, out),
+                },
+                _ => {
+                    for p in panels.clone() {
+                        let row = acts.row(i);
+                        let values = std::array::from_fn(|l| {
+                            let j = p * PANEL + l;
+                            if j < self.rows {
+                                reference::dot(self, j, row)
+                            } else {
+                                0.0
+                            }
+                        });
+                        // SAFETY: this task owns rows `rows` of `panels`.
+                        unsafe { out.put(i, p, &values) };
+                    }
+                }
             }
-            i += n;
+            i += r;
         }
     }
 
-    /// Rows `first..first + R` of the activations against each weight row of `columns`.
-    fn tile<const R: usize>(
+    #[cfg(target_arch = "x86_64")]
+    fn vnni<const R: usize, const C: usize>(
         &self,
-        kernel: Kernel,
         acts: &QuantizedRows,
         first: usize,
-        columns: Range<usize>,
-        put: &mut impl FnMut(usize, usize, f32),
+        panel: usize,
+        out: &Output,
     ) {
         let rows: [ActRow; R] = std::array::from_fn(|r| acts.row(first + r));
-        for j in columns {
-            let w = self.row(j);
-            let dots: [f32; R] = match kernel {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `matmul_with` checked `runs_here`.
-                Kernel::Avx512Vnni => unsafe { crate::vnni::dots(w, rows) },
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: as above.
-                Kernel::Avx2 => unsafe { crate::avx2::dots(w, rows) },
-                _ => rows.map(|a| reference::dot(w, a)),
-            };
-            for (r, v) in dots.into_iter().enumerate() {
-                put(first + r, j, v);
+        // SAFETY: `matmul_with` checked `runs_here`; the panels and rows exist.
+        let tile = unsafe { crate::vnni::tile::<R, C>(self, panel, rows) };
+        for (r, row) in tile.iter().enumerate() {
+            for (c, values) in row.iter().enumerate() {
+                // SAFETY: this task owns these rows of these panels.
+                unsafe { out.put(first + r, panel + c, values) };
             }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn avx2<const R: usize>(&self, acts: &QuantizedRows, first: usize, panel: usize, out: &Output) {
+        let rows: [ActRow; R] = std::array::from_fn(|r| acts.row(first + r));
+        // SAFETY: as in `vnni`.
+        let tile = unsafe { crate::avx2::tile::<R>(self, panel, rows) };
+        for (r, values) in tile.iter().enumerate() {
+            // SAFETY: as in `vnni`.
+            unsafe { out.put(first + r, panel, values) };
         }
     }
 }

@@ -4,14 +4,17 @@
 //! Weights are unpacked at load into blocks of 32 unsigned integers `w`, each group of values
 //! (the block, or half of it for Q6_K) with a scale `d` and an offset `c`, so that its values
 //! are `d·w + c` (Q4_0: `c = −8d`; Q4_1: `c = m`; Q8_0: `w = q + 128`, `c = −128d`; Q4_K:
-//! `d·sc` and `−dmin·m` of its sub-block ...). Each activation row is quantized on its own,
-//! per block of 32, to 8-bit integers `a` with a scale `s` (as llama.cpp's Q8_1), and a group's
-//! contribution is `d·s·Σ w·a + c·s·Σ a`: an exact integer dot product plus two products of
-//! scales.
+//! `d·sc` and `−dmin·m` of its sub-block ...), and repacked into panels of sixteen rows whose
+//! values are interleaved by four, so that one `vpdpbusd` multiplies four values of sixteen
+//! outputs at once and each SIMD lane holds one output. Each activation row is quantized on
+//! its own, per block of 32, to 8-bit integers `a` with a scale `s` (as llama.cpp's Q8_1), and
+//! a group's contribution is `d·s·Σ w·a + c·s·Σ a`: an exact integer dot product plus two
+//! products of scales.
 //!
 //! **Batch invariance by construction**: a row's quantization depends on that row alone, and
 //! each (row, column) result is accumulated in the same order whatever other rows share the
-//! call, so a row's outputs are bit-identical alone and inside any batch. The kernel is chosen
+//! call, so a row's outputs are bit-identical alone and inside any batch; every kernel follows
+//! the reference's order of operations, so all of them give the same bits. The kernel is chosen
 //! once per process at run time: AVX-512 VNNI where the CPU has it, else AVX2 (with FMA and
 //! F16C), else the portable reference; `CANDOR_KERNELS=avx2` or `=reference` asks for one.
 

@@ -1,29 +1,23 @@
-//! The portable kernel, and the definition the others are tested against: per group of
-//! values sharing a scale (a block, or half a block for Q6_K) an exact integer dot product,
-//! scaled, summed in order; then the offsets' terms in order.
+//! The portable kernel, and the definition the others are tested against bit for bit: per
+//! (row, output), for each group of values sharing a scale (a block, or half a block for
+//! Q6_K) in order, `acc = fma(Σ w·a, d·s, acc)` with the exact integer sum, then
+//! `acc = fma(c, s·Σa, acc)`.
 
 use crate::activation::ActRow;
-use crate::format::{WeightRow, BLOCK};
+use crate::format::{QuantMatrix, BLOCK};
 
-pub(crate) fn dot(w: WeightRow, a: ActRow) -> f32 {
-    let per_block = BLOCK / w.group;
+pub(crate) fn dot(m: &QuantMatrix, j: usize, a: ActRow) -> f32 {
+    let group = m.format.group();
     let mut acc = 0f32;
-    for (b, x) in a.values.chunks_exact(BLOCK).enumerate() {
-        for (h, x) in x.chunks_exact(w.group).enumerate() {
-            let sum: i32 = x
-                .iter()
-                .enumerate()
-                .map(|(e, &x)| w.value(b, h * w.group + e) as i32 * x as i32)
-                .sum();
-            let g = b * per_block + h;
-            acc += w.scales[g].to_f32() * a.scales[b] * sum as f32;
-        }
+    for (g, x) in a.values.chunks_exact(group).enumerate() {
+        let sum: i32 = x
+            .iter()
+            .enumerate()
+            .map(|(e, &x)| m.value(j, g * group + e) as i32 * x as i32)
+            .sum();
+        let (d, c) = m.scale_offset(j, g);
+        acc = (sum as f32).mul_add(d * a.scales[g * group / BLOCK], acc);
+        acc = c.mul_add(a.group_sum(group, g), acc);
     }
-    let sums = if per_block == 1 { a.sums } else { a.half_sums };
-    let offsets: f32 = w
-        .offsets
-        .iter()
-        .zip(sums)
-        .fold(0.0, |sum, (c, s)| sum + c.to_f32() * s);
-    acc + offsets
+    acc
 }

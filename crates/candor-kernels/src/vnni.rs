@@ -1,12 +1,13 @@
-//! AVX-512 VNNI: a pair of blocks per step, `vpdpbusd` over 64 unsigned weights and 64 signed
-//! activations into 16 lanes (8 per block), each lane's integer sum scaled and accumulated in
-//! its own f32 lane (groups of 16 values, Q6_K's, take four lanes each). The order of operations per (row, column) is fixed by the block order
-//! alone, never by `R`, so rows are bit-identical in any tile.
+//! AVX-512 VNNI: a tile of `R` activation rows × `C` panels of sixteen outputs. Each step of
+//! four values is one `vpdpbusd` per (row, panel): the panel's 64 unsigned weight bytes
+//! against the row's four signed bytes broadcast, so each 32-bit lane sums one output and no
+//! lane is ever added to another. A group's integer sums are then scaled and accumulated in
+//! the reference's order, so every output equals the reference bit for bit, whatever the tile.
 
 use core::arch::x86_64::*;
 
 use crate::activation::ActRow;
-use crate::format::{WeightRow, BLOCK};
+use crate::format::{QuantMatrix, BLOCK, PANEL, STEPS};
 
 pub(crate) fn supported() -> bool {
     is_x86_feature_detected!("avx512f")
@@ -16,64 +17,73 @@ pub(crate) fn supported() -> bool {
         && is_x86_feature_detected!("f16c")
 }
 
-/// The dot products of one weight row with `R` activation rows.
+/// Rows `rows` against the outputs of panels `first..first + C`.
 ///
 /// # Safety
-/// The CPU must have the features [`supported`] checks.
+/// The CPU must have the features [`supported`] checks; the panels must exist and the rows
+/// must have `m.cols()` values.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
-pub(crate) unsafe fn dots<const R: usize>(w: WeightRow, rows: [ActRow; R]) -> [f32; R] {
-    let pairs = w.weights.len() / if w.nibbles { 32 } else { 64 };
-    // Lanes 0..8 take the first block's scale, 8..16 the second's; with groups of 16, each
-    // group's scale takes four lanes.
-    let halves = w.group != BLOCK;
-    let spread = if halves {
-        _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0)
+pub(crate) unsafe fn tile<const R: usize, const C: usize>(
+    m: &QuantMatrix,
+    first: usize,
+    rows: [ActRow; R],
+) -> [[[f32; PANEL]; C]; R] {
+    let nibbles = m.format.nibbles();
+    let group = m.format.group();
+    let per_block = BLOCK / group;
+    let steps = STEPS / per_block;
+    let block_bytes = if nibbles {
+        PANEL * BLOCK / 2
     } else {
-        _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0)
+        PANEL * BLOCK
     };
-    let nibble = _mm256_set1_epi8(0x0f);
-    let mut acc = [_mm512_setzero_ps(); R];
-    for q in 0..pairs {
-        let weights = if w.nibbles {
-            let v = _mm256_loadu_si256(w.weights.as_ptr().add(q * 32).cast());
-            let lo = _mm256_and_si256(v, nibble);
-            let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), nibble);
-            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
-        } else {
-            _mm512_loadu_si512(w.weights.as_ptr().add(q * 64).cast())
-        };
-        let scales = if halves {
-            let four = (w.scales.as_ptr().add(4 * q) as *const i64).read_unaligned();
-            _mm_cvtph_ps(_mm_cvtsi64_si128(four))
-        } else {
-            let two = (w.scales.as_ptr().add(2 * q) as *const i32).read_unaligned();
-            _mm_cvtph_ps(_mm_cvtsi32_si128(two))
-        };
-        let d = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(scales));
-        for (acc, a) in acc.iter_mut().zip(&rows) {
-            let x = _mm512_loadu_si512(a.values.as_ptr().add(q * 64).cast());
-            let sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), weights, x);
-            let s = _mm512_loadu_ps(a.lanes.as_ptr().add(q * 16));
-            *acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), s), d, *acc);
+    let panels: [_; C] = std::array::from_fn(|c| m.panel(first + c));
+    let mask = _mm512_set1_epi8(0x0f);
+    let mut acc = [[_mm512_setzero_ps(); C]; R];
+    for b in 0..m.blocks {
+        for h in 0..per_block {
+            let mut sums = [[_mm512_setzero_si512(); C]; R];
+            for s in h * steps..(h + 1) * steps {
+                for (c, panel) in panels.iter().enumerate() {
+                    let base = panel.weights.as_ptr().add(b * block_bytes);
+                    let w = if nibbles {
+                        let v = _mm512_loadu_si512(base.add((s % 4) * 64).cast());
+                        if s < 4 {
+                            _mm512_and_si512(v, mask)
+                        } else {
+                            _mm512_and_si512(_mm512_srli_epi16::<4>(v), mask)
+                        }
+                    } else {
+                        _mm512_loadu_si512(base.add(s * 64).cast())
+                    };
+                    for (sum, row) in sums.iter_mut().zip(&rows) {
+                        let four = row.values.as_ptr().add(b * BLOCK + 4 * s).cast::<i32>();
+                        let a = _mm512_set1_epi32(four.read_unaligned());
+                        sum[c] = _mm512_dpbusd_epi32(sum[c], w, a);
+                    }
+                }
+            }
+            let g = b * per_block + h;
+            for (c, panel) in panels.iter().enumerate() {
+                let d = _mm512_cvtph_ps(_mm256_loadu_si256(
+                    panel.scales.as_ptr().add(g * PANEL).cast(),
+                ));
+                let off = _mm512_cvtph_ps(_mm256_loadu_si256(
+                    panel.offsets.as_ptr().add(g * PANEL).cast(),
+                ));
+                for ((acc, sum), row) in acc.iter_mut().zip(&sums).zip(&rows) {
+                    let ds = _mm512_mul_ps(d, _mm512_set1_ps(row.scales[b]));
+                    let a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[c]), ds, acc[c]);
+                    acc[c] = _mm512_fmadd_ps(off, _mm512_set1_ps(row.group_sum(group, g)), a);
+                }
+            }
         }
     }
-    let blocks = w.offsets.len();
-    let mut offsets = [_mm512_setzero_ps(); R];
-    for b in (0..blocks).step_by(16) {
-        let mask: __mmask16 = if blocks - b >= 16 {
-            u16::MAX
-        } else {
-            (1u16 << (blocks - b)) - 1
-        };
-        let c = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(
-            mask,
-            w.offsets.as_ptr().add(b).cast(),
-        ));
-        for (off, a) in offsets.iter_mut().zip(&rows) {
-            let sums = if halves { a.half_sums } else { a.sums };
-            let s = _mm512_maskz_loadu_ps(mask, sums.as_ptr().add(b));
-            *off = _mm512_fmadd_ps(c, s, *off);
-        }
-    }
-    std::array::from_fn(|r| _mm512_reduce_add_ps(acc[r]) + _mm512_reduce_add_ps(offsets[r]))
+    std::array::from_fn(|r| {
+        std::array::from_fn(|c| {
+            let mut out = [0f32; PANEL];
+            _mm512_storeu_ps(out.as_mut_ptr(), acc[r][c]);
+            out
+        })
+    })
 }

@@ -90,7 +90,7 @@ fn unpacked_weights_equal_candles_dequantized_ones() {
 }
 
 #[test]
-fn every_kernel_agrees_with_the_reference_and_with_dequantized_f32() {
+fn every_kernel_equals_the_reference_bit_for_bit_and_agrees_with_dequantized_f32() {
     let kernels = Kernel::available();
     eprintln!("kernels on this CPU: {kernels:?}");
     for (format, ggml) in FORMATS {
@@ -127,8 +127,9 @@ fn every_kernel_agrees_with_the_reference_and_with_dequantized_f32() {
                                 (got - exact).abs() <= bound * 1.01 + 1e-5 * magnitude,
                                 "{kernel:?} {format:?} {rows}×{cols}, row {i} col {j}: {got} vs exact {exact} (bound {bound})"
                             );
-                            assert!(
-                                (got - want as f64).abs() <= 1e-5 * magnitude + 1e-6,
+                            assert_eq!(
+                                got.to_bits(),
+                                (want as f64).to_bits(),
                                 "{kernel:?} {format:?} {rows}×{cols}, row {i} col {j}: {got} vs reference {want}"
                             );
                         }
