@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use candle_core::{DType, Device, Tensor};
+use candor_kernels::AttentionShape;
 
+use crate::attention::{CpuAttention, HostMask};
 use crate::config::{DecoderConfig, Positions};
 use crate::layers::{Block, DecoderWeights, RopeTable};
 use crate::transformer::{attention_mask, KvCache, LayerCache, RowLayout, Transformer};
@@ -77,7 +79,7 @@ impl Decoder {
         rope: Option<&RopeTable>,
         x: &Tensor,
         prefix: Option<&LayerCache>,
-        mask: Option<&Tensor>,
+        mask: Option<&LayerMask>,
         rows: Option<&RowLayout>,
     ) -> Result<(Tensor, LayerCache)> {
         let (b, t, _) = x.dims3()?;
@@ -104,10 +106,27 @@ impl Decoder {
             Some(p) => p.extend(&k, &v, b)?,
             None => (k, v),
         };
+        let len = k.dim(2)?;
+        if self.host_attention() {
+            let op = CpuAttention {
+                shape: AttentionShape {
+                    batch: b,
+                    heads: h,
+                    kv_heads: kvh,
+                    queries: t,
+                    keys: len,
+                    head_dim: hd,
+                },
+                mask: mask.and_then(|m| m.host.as_ref()),
+                scale: self.cfg.attn_scale as f32,
+                softcap: self.cfg.attn_softcap.map(|c| c as f32),
+            };
+            let out = q.contiguous()?.apply_op3_no_bwd(&k, &v, &op)?;
+            return Ok((a.o.forward(&out)?, LayerCache { k, v }));
+        }
         // Grouped-query attention without copying K/V: the `rep` query heads that share one
         // KV head are stacked along the time axis.
         let rep = h / kvh;
-        let len = k.dim(2)?;
         let q = q.contiguous()?.reshape((b, kvh, rep * t, hd))?;
         let mut scores = (q.matmul(&k.t()?)? * self.cfg.attn_scale)?
             .to_dtype(DType::F32)?
@@ -116,7 +135,7 @@ impl Decoder {
             scores = ((scores / cap)?.tanh()? * cap)?;
         }
         if let Some(m) = mask {
-            scores = scores.broadcast_add(m)?;
+            scores = scores.broadcast_add(&m.tensor)?;
         }
         let probs = candle_nn::ops::softmax_last_dim(&scores)?
             .to_dtype(self.dtype)?
@@ -129,13 +148,19 @@ impl Decoder {
         Ok((a.o.forward(&out)?, LayerCache { k, v }))
     }
 
+    /// Whether attention runs in candor's kernel, whose rows do not depend on the batch: on
+    /// the CPU in f32; other devices and dtypes keep candle's matmuls.
+    fn host_attention(&self) -> bool {
+        self.device.is_cpu() && self.dtype == DType::F32
+    }
+
     /// The additive mask of every distinct window the layers use (`None`: full attention).
     fn masks(
         &self,
         t: usize,
         offset: usize,
         rows: Option<&RowLayout>,
-    ) -> Result<BTreeMap<Option<usize>, Option<Tensor>>> {
+    ) -> Result<BTreeMap<Option<usize>, Option<LayerMask>>> {
         let mut masks = BTreeMap::new();
         for layer in &self.cfg.layers {
             if masks.contains_key(&layer.window) {
@@ -148,10 +173,26 @@ impl Decoder {
                     Some(w) => r.windowed_mask(w)?,
                 }),
             };
+            let mask = match mask {
+                Some(tensor) => Some(LayerMask {
+                    host: match self.host_attention() {
+                        true => Some(HostMask::new(&tensor)?),
+                        false => None,
+                    },
+                    tensor,
+                }),
+                None => None,
+            };
             masks.insert(layer.window, mask);
         }
         Ok(masks)
     }
+}
+
+/// A layer's mask, with its host copy when attention runs in candor's kernel.
+struct LayerMask {
+    tensor: Tensor,
+    host: Option<HostMask>,
 }
 
 impl Transformer for Decoder {

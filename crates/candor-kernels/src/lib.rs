@@ -19,6 +19,7 @@
 //! F16C), else the portable reference; `CANDOR_KERNELS=avx2` or `=reference` asks for one.
 
 mod activation;
+mod attention;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 mod format;
@@ -27,6 +28,7 @@ mod reference;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
+pub use attention::{attention, AttentionShape, Mask};
 pub use format::{Format, QuantMatrix};
 pub use kernel::{kernel, Kernel};
 
