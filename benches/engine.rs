@@ -1,4 +1,4 @@
-//! Engine benchmark: prefill and decode speed for quantized vs dequantized weights,
+//! Engine benchmark: prefill, decode and batched-generation speed for quantized vs dequantized weights,
 //! multiple-choice scoring with vs without prefix sharing, and one row per architecture's tiny
 //! fixture model so that a regression in any forward pass shows. Prints Markdown tables.
 //!
@@ -88,6 +88,25 @@ fn speeds(model: &CandleModel, runs: usize) -> (f64, f64) {
         model.generate_ids(short, &many, false).unwrap();
     });
     (512.0 / prefill, n as f64 / (all - first))
+}
+
+/// Batched generation as `llama-batched-bench -npp 16 -ntg 64 -npl 16` measures it: 16
+/// different 16-token prompts, 64 new tokens each, in one `generate_batch`; generated tokens
+/// per second over the whole call (prefill included).
+fn batched_generation(model: &CandleModel, runs: usize) -> f64 {
+    let tok = model.tokenizer().expect("tokenizer");
+    let ids = tok.encode(&TEXT.repeat(4)).unwrap();
+    let params = GenerationParams {
+        max_new_tokens: 64,
+        ..Default::default()
+    };
+    let prompts: Vec<(Vec<u32>, &GenerationParams)> = (0..16)
+        .map(|i| (ids[i..i + 16].to_vec(), &params))
+        .collect();
+    let secs = time(runs, || {
+        model.generate_batch(&prompts, false).unwrap();
+    });
+    (16 * 64) as f64 / secs
 }
 
 /// llama.cpp's own numbers for `model` (pp512 and tg64, tokens per second): `$LLAMA_BENCH`
@@ -208,6 +227,8 @@ fn main() {
         let (prefill, decode) = speeds(&model, runs);
         println!("| prefill, 512 tokens | {label} | {prefill:.1} tok/s |");
         println!("| decode, 64 tokens after a 16-token prompt | {label} | {decode:.1} tok/s |");
+        let batched = batched_generation(&model, runs);
+        println!("| batched generation, 16 prompts × 64 tokens | {label} | {batched:.1} tok/s |");
     }
     // Multiple choice: a 6-shot style context of ~170 tokens, 4 choices, 8 questions.
     let preamble = "Q: What is human life expectancy in the United States?\nA: Human life expectancy in the United States is 78 years.\n\n\

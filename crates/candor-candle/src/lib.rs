@@ -20,7 +20,8 @@
 //!
 //! # Numerics
 //!
-//! With f32 weights (the default when they fit in memory) log-probs match a PyTorch float32
+//! With f32 weights (`WeightFormat::F32`; `Auto` picks them only where candor's SIMD kernels
+//! do not take the whole file and they fit in memory) log-probs match a PyTorch float32
 //! reference to ~1e-4 nats per token, and a request's score does not depend on the batch it
 //! runs in. Quantized weights (`WeightFormat::Quantized`) use candor's kernels on the CPU
 //! (`candor-kernels`: Q4_0 to Q8_0 and Q4_K, Q5_K, Q6_K) and candle's otherwise; both round

@@ -21,8 +21,9 @@ use crate::{Error, Result};
 /// move with rounding (see the crate docs); dequantized weights give exact f32 arithmetic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WeightFormat {
-    /// The fastest representation that fits the memory budget: f32 when the dequantized model
-    /// fits, the stored (quantized) form otherwise.
+    /// The fastest representation that fits the memory budget: GGUF weights stay quantized
+    /// where candor's SIMD kernels multiply all of them (on the CPU); otherwise f32 when the
+    /// dequantized model fits, the stored (quantized) form when it does not.
     Auto,
     /// Keep GGUF tensors quantized (safetensors keep their stored dtype).
     Quantized,
@@ -82,6 +83,20 @@ fn kernel_format(t: GgmlDType) -> Option<Format> {
         GgmlDType::Q6K => Format::Q6K,
         _ => return None,
     })
+}
+
+/// Whether candor's SIMD kernels run here and know the format of every quantized matrix of
+/// the file: then they beat dequantized f32 at decode everywhere (2-5x) and at prefill too
+/// with AVX-512 VNNI (BENCHMARKS.md), and `auto` keeps the weights quantized.
+fn kernels_take_all(content: &gguf_file::Content) -> bool {
+    candor_kernels::kernel() != candor_kernels::Kernel::Reference
+        && content.tensor_infos.values().all(|t| {
+            let dense = matches!(
+                t.ggml_dtype,
+                GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16
+            );
+            dense || t.shape.dims().len() != 2 || kernel_format(t.ggml_dtype).is_some()
+        })
 }
 
 /// A quantized matrix multiplied by candor's kernels, as a candle op on f32 activations.
@@ -192,7 +207,8 @@ impl WeightStore {
                     .values()
                     .map(|t| 4 * t.shape.elem_count() as u64)
                     .sum();
-                (DType::F32, f32_bytes > memory_budget)
+                let kernels_win = own_kernels && device.is_cpu() && kernels_take_all(&content);
+                (DType::F32, kernels_win || f32_bytes > memory_budget)
             }
         };
         Ok(Self {

@@ -258,7 +258,8 @@ struct ModelArgs {
     /// (see the README's "Models behind a server").
     #[arg(long, short, default_value = "default", env = "CANDOR_MODEL")]
     model: String,
-    /// Weight representation: auto, quantized, f32, f16 or bf16.
+    /// Weight representation: auto (quantized where candor's SIMD kernels take the file, else f32
+    /// when it fits), quantized, f32, f16 or bf16.
     #[arg(long, default_value = "auto")]
     weights: WeightFormat,
     /// cpu, cuda or cuda:N.

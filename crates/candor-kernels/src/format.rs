@@ -279,9 +279,8 @@ impl QuantMatrix {
                 m.scales[at] = d16;
                 m.offsets[at] = c16;
             }
-            for (k, &v) in w.iter().enumerate() {
-                let (at, shift) = m.weight_index(row, first + k);
-                m.weights[at] |= v << shift;
+            for (k, block) in w.chunks_exact(BLOCK).enumerate() {
+                m.put_block(row, first / BLOCK + k, block);
             }
         }
         Ok(m)
@@ -330,6 +329,22 @@ impl QuantMatrix {
             (base + chunk * 64 + l * 4 + t, shift)
         } else {
             (base + step * 64 + l * 4 + t, 0)
+        }
+    }
+
+    /// Writes block `b` of row `j` (32 unsigned integers) into its panel.
+    fn put_block(&mut self, j: usize, b: usize, w: &[u8]) {
+        let (base, _) = self.weight_index(j, b * BLOCK);
+        let nibbles = self.format.nibbles();
+        for (step, four) in w.chunks_exact(4).enumerate() {
+            let (at, shift) = if nibbles {
+                (base + (step % 4) * 64, 4 * (step / 4))
+            } else {
+                (base + step * 64, 0)
+            };
+            for (t, &v) in four.iter().enumerate() {
+                self.weights[at + t] |= v << shift;
+            }
         }
     }
 
