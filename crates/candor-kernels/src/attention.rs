@@ -179,27 +179,34 @@ impl Query {
             }
             s.copy_from_slice(&acc);
         }
+        // The visible keys: usually one run (a causal row after its prefix), taken as a
+        // slice; otherwise (padding between a row's keys) gathered one by one. Both give the
+        // same weights in the same order.
+        let first = mask.map_or(0, |m| {
+            m[..seen]
+                .iter()
+                .position(|&x| x != f32::NEG_INFINITY)
+                .unwrap_or(seen)
+        });
+        let run = mask.is_none_or(|m| m[first..seen].iter().all(|&x| x != f32::NEG_INFINITY));
         visible.clear();
         weights.clear();
-        let mut max = f32::NEG_INFINITY;
-        for (j, &dot) in scores[..seen].iter().enumerate() {
-            let m = mask.map_or(0.0, |m| m[j]);
-            if m == f32::NEG_INFINITY {
-                continue;
+        if run {
+            let m = |j: usize| mask.map_or(0.0, |m| m[j]);
+            weights.extend((first..seen).map(|j| self.score(scores[j], m(j))));
+        } else if let Some(m) = mask {
+            for j in first..seen {
+                if m[j] != f32::NEG_INFINITY {
+                    visible.push(j);
+                    weights.push(self.score(scores[j], m[j]));
+                }
             }
-            let mut s = dot * self.scale;
-            if let Some(cap) = self.softcap {
-                s = (s / cap).tanh() * cap;
-            }
-            s += m;
-            max = max.max(s);
-            visible.push(j);
-            weights.push(s);
         }
-        if visible.is_empty() {
+        if weights.is_empty() {
             out.fill(0.0);
             return;
         }
+        let max = weights.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
         let n = weights.len();
         weights.resize(n.div_ceil(LANES) * LANES, f32::NEG_INFINITY);
         let mut sums = [0f32; LANES];
@@ -220,7 +227,8 @@ impl Query {
         for (c, out) in out.chunks_mut(KEY_STEP).enumerate() {
             let mut acc = [0f32; KEY_STEP];
             let width = out.len();
-            for (&j, &p) in visible.iter().zip(weights.iter()) {
+            for (r, &p) in weights[..n].iter().enumerate() {
+                let j = if run { first + r } else { visible[r] };
                 let x = &v[j * hd + c * KEY_STEP..][..width];
                 if width == KEY_STEP {
                     for l in 0..KEY_STEP {
@@ -237,6 +245,18 @@ impl Query {
         for o in out.iter_mut() {
             *o /= sum;
         }
+    }
+}
+
+impl Query {
+    /// A key's score: scaled, soft-capped, masked.
+    #[inline(always)]
+    fn score(&self, dot: f32, mask: f32) -> f32 {
+        let mut s = dot * self.scale;
+        if let Some(cap) = self.softcap {
+            s = (s / cap).tanh() * cap;
+        }
+        s + mask
     }
 }
 
