@@ -29,13 +29,8 @@ pub(crate) unsafe fn tile<const R: usize>(
 ) -> [[f32; PANEL]; R] {
     let (nibbles, wide) = (m.format.nibbles(), m.format.wide());
     let group = m.format.group();
-    let per_block = BLOCK / group;
-    let steps = STEPS / per_block;
-    let block_bytes = if nibbles {
-        PANEL * BLOCK / 2
-    } else {
-        PANEL * BLOCK
-    };
+    let per_block = m.format.groups_per_block();
+    let (steps, block_bytes) = (STEPS / per_block, m.format.panel_block_bytes());
     let panel = m.panel(p);
     let (mask, ones, sixteen) = (
         _mm256_set1_epi8(0x0f),

@@ -78,7 +78,7 @@ impl Format {
     }
 
     /// Bytes of one block of a panel in the repacked layout.
-    fn panel_block_bytes(self) -> usize {
+    pub(crate) fn panel_block_bytes(self) -> usize {
         if self.nibbles() {
             PANEL * BLOCK / 2
         } else {

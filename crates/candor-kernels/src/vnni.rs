@@ -30,13 +30,8 @@ pub(crate) unsafe fn tile<const R: usize, const C: usize>(
 ) -> [[[f32; PANEL]; C]; R] {
     let nibbles = m.format.nibbles();
     let group = m.format.group();
-    let per_block = BLOCK / group;
-    let steps = STEPS / per_block;
-    let block_bytes = if nibbles {
-        PANEL * BLOCK / 2
-    } else {
-        PANEL * BLOCK
-    };
+    let per_block = m.format.groups_per_block();
+    let (steps, block_bytes) = (STEPS / per_block, m.format.panel_block_bytes());
     let panels: [_; C] = std::array::from_fn(|c| m.panel(first + c));
     let mask = _mm512_set1_epi8(0x0f);
     let mut acc = [[_mm512_setzero_ps(); C]; R];
