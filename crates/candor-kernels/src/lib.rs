@@ -17,6 +17,9 @@
 //! the reference's order of operations, so all of them give the same bits. The kernel is chosen
 //! once per process at run time: AVX-512 VNNI where the CPU has it, else AVX2 (with FMA and
 //! F16C), else the portable reference; `CANDOR_KERNELS=avx2` or `=reference` asks for one.
+//!
+//! [`attention()`] is the f32 attention around those products, batch-invariant in the same
+//! sense: a query's result depends only on the keys its mask shows, in their order.
 
 mod activation;
 mod attention;
