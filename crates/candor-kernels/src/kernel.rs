@@ -44,9 +44,11 @@ impl Kernel {
         }
     }
 
-    /// Rows and panels of the kernel's largest tile (what its registers hold).
-    fn tile(self) -> (usize, usize) {
+    /// Rows and panels of the kernel's largest tile for a product of `rows` rows (what its
+    /// registers hold). One row (decode) takes more panels: independent sums to overlap.
+    fn tile(self, rows: usize) -> (usize, usize) {
         match self {
+            Kernel::Avx512Vnni if rows == 1 => (1, 4),
             Kernel::Avx512Vnni => (4, 2),
             Kernel::Avx2 => (2, 1),
             Kernel::Reference => (1, 1),
@@ -128,7 +130,7 @@ impl QuantMatrix {
             rows: m,
             cols: n,
         };
-        let per_task = kernel.tile().1;
+        let per_task = kernel.tile(m).1;
         let groups = self.panels.div_ceil(per_task);
         let chunks = m.div_ceil(ROW_CHUNK);
         let task = |t: usize| {
@@ -156,10 +158,12 @@ impl QuantMatrix {
     ) {
         let mut i = rows.start;
         while i < rows.end {
-            let r = (rows.end - i).min(kernel.tile().0);
+            let r = (rows.end - i).min(kernel.tile(acts.rows).0);
             match kernel {
                 #[cfg(target_arch = "x86_64")]
                 Kernel::Avx512Vnni => match (r, panels.len()) {
+                    (1, 4) => self.vnni::<1, 4>(acts, i, panels.start, out),
+                    (1, 3) => self.vnni::<1, 3>(acts, i, panels.start, out),
                     (4, 2) => self.vnni::<4, 2>(acts, i, panels.start, out),
                     (3, 2) => self.vnni::<3, 2>(acts, i, panels.start, out),
                     (2, 2) => self.vnni::<2, 2>(acts, i, panels.start, out),

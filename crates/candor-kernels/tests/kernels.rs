@@ -16,13 +16,20 @@ const FORMATS: [(Format, GgmlDType); 8] = [
     (Format::Q6K, GgmlDType::Q6K),
 ];
 
-/// Matrix shapes for a format: edge sizes and odd row counts (K-quant rows are multiples of
-/// 256, and an odd count of blocks of 32 leaves a padding block).
+/// Matrix shapes for a format: edge sizes, odd row counts and partial panels of 16 (1 to 5
+/// panels, so every tile shape runs; K-quant rows are multiples of 256).
 fn shapes(format: Format) -> Vec<(usize, usize)> {
     if format.block_values() == 256 {
-        vec![(1, 256), (3, 512), (17, 768), (5, 1280), (33, 1536)]
+        vec![
+            (1, 256),
+            (3, 512),
+            (17, 768),
+            (5, 1280),
+            (33, 1536),
+            (65, 512),
+        ]
     } else {
-        vec![(1, 32), (3, 64), (17, 96), (5, 576), (33, 1536)]
+        vec![(1, 32), (3, 64), (17, 96), (5, 576), (33, 1536), (65, 96)]
     }
 }
 
