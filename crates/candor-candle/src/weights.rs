@@ -85,17 +85,20 @@ fn kernel_format(t: GgmlDType) -> Option<Format> {
     })
 }
 
+/// Float tensors, kept dense even in a quantized store.
+fn dense(t: GgmlDType) -> bool {
+    matches!(t, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16)
+}
+
 /// Whether candor's SIMD kernels run here and know the format of every quantized matrix of
 /// the file: then they beat dequantized f32 at decode everywhere (2-5x) and at prefill too
 /// with AVX-512 VNNI (BENCHMARKS.md), and `auto` keeps the weights quantized.
 fn kernels_take_all(content: &gguf_file::Content) -> bool {
     candor_kernels::kernel() != candor_kernels::Kernel::Reference
         && content.tensor_infos.values().all(|t| {
-            let dense = matches!(
-                t.ggml_dtype,
-                GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16
-            );
-            dense || t.shape.dims().len() != 2 || kernel_format(t.ggml_dtype).is_some()
+            dense(t.ggml_dtype)
+                || t.shape.dims().len() != 2
+                || kernel_format(t.ggml_dtype).is_some()
         })
 }
 
@@ -373,8 +376,7 @@ impl WeightStore {
                 self.kernel_layers.store(true, Ordering::Relaxed);
                 return Ok(Linear::Kernel(KernelMatmul(Arc::new(matrix)), bias));
             }
-            let keeps_f32 = matches!(q.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16);
-            if !keeps_f32 {
+            if !dense(q.dtype()) {
                 return Ok(Linear::Quantized(QMatMul::from_qtensor(q)?, bias));
             }
         }

@@ -96,7 +96,8 @@ impl ActRow<'_> {
 /// `y` rounded half to even, for |y| ≤ 2²²: adding and removing 1.5·2²³ leaves no fraction
 /// bits, and the FPU rounds to even. Unlike `f32::round_ties_even` it needs no SSE4.1, so it
 /// vectorises on any x86-64 instead of calling libm.
-fn round_half_even(y: f32) -> f32 {
+#[inline(always)]
+pub(crate) fn round_half_even(y: f32) -> f32 {
     const SHIFT: f32 = 12_582_912.0;
     (y + SHIFT) - SHIFT
 }

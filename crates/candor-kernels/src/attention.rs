@@ -6,6 +6,8 @@
 
 use rayon::prelude::*;
 
+use crate::activation::round_half_even;
+
 /// Shapes of one attention call. `q`: (batch, heads, queries, head_dim); `k` and `v`:
 /// (batch, kv_heads, keys, head_dim), each of `heads / kv_heads` query heads sharing one.
 #[derive(Clone, Copy, Debug)]
@@ -246,9 +248,7 @@ impl Query {
             *o /= sum;
         }
     }
-}
 
-impl Query {
     /// A key's score: scaled, soft-capped, masked.
     #[inline(always)]
     fn score(&self, dot: f32, mask: f32) -> f32 {
@@ -267,11 +267,10 @@ impl Query {
 fn exp(x: [f32; LANES]) -> [f32; LANES] {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
-    const SHIFT: f32 = 12_582_912.0; // 1.5·2²³: adding and removing it rounds to an integer
     let mut y = [0f32; LANES];
     for l in 0..LANES {
         let xc = x[l].max(-87.0);
-        let n = (xc * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
+        let n = round_half_even(xc * std::f32::consts::LOG2_E);
         let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, xc));
         let mut p: f32 = 1.0 / 5040.0;
         for c in [
