@@ -4,9 +4,10 @@
 //! the padded length therefore never touch its arithmetic, which a general matrix product
 //! (blocked by the shapes it is given) cannot promise.
 
-use rayon::prelude::*;
+use std::cell::RefCell;
 
 use crate::activation::round_half_even;
+use crate::pool::{self, Shared};
 
 /// Shapes of one attention call. `q`: (batch, heads, queries, head_dim); `k` and `v`:
 /// (batch, kv_heads, keys, head_dim), each of `heads / kv_heads` query heads sharing one.
@@ -68,7 +69,7 @@ pub fn attention(
     }
     let simd = simd_supported();
     let query = Query { hd, scale, softcap };
-    let task = |scratch: &mut Scratch, (n, out): (usize, &mut [f32])| {
+    let query_row = |scratch: &mut Scratch, n: usize, out: &mut [f32]| {
         // Output row n is (b, i, h).
         let (b, i, h) = (n / (queries * heads), n / heads % queries, n % heads);
         let qrow = &q[((b * heads + h) * queries + i) * hd..][..hd];
@@ -87,10 +88,16 @@ pub fn attention(
         }
         query.row(qrow, kt, v, mrow, scratch, out);
     };
-    out.par_chunks_mut(hd)
-        .enumerate()
-        .with_min_len(16)
-        .for_each_init(Scratch::default, task);
+    let rows = batch * queries * heads;
+    let cells = Shared::new(&mut out);
+    pool::run(rows.div_ceil(ROWS_PER_TASK), |t| {
+        SCRATCH.with_borrow_mut(|scratch| {
+            for n in t * ROWS_PER_TASK..((t + 1) * ROWS_PER_TASK).min(rows) {
+                // SAFETY: output row n belongs to this task alone.
+                query_row(scratch, n, unsafe { cells.part(n * hd, hd) });
+            }
+        })
+    });
     out
 }
 
@@ -109,7 +116,14 @@ fn simd_supported() -> bool {
     false
 }
 
-/// A worker's buffers: every key's score, then the visible keys' indices and weights.
+/// Query rows per parallel task.
+const ROWS_PER_TASK: usize = 16;
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// A thread's buffers: every key's score, then the visible keys' indices and weights.
 #[derive(Default)]
 struct Scratch {
     scores: Vec<f32>,

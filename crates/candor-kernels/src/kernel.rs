@@ -1,14 +1,13 @@
 //! Choosing a kernel, and the matrix product: tasks of (a few panels of outputs × a chunk of
-//! rows) split over rayon's threads, panel-major, so that each thread streams its own share of
+//! rows) split over the kernels' threads, panel-major, so that each thread streams its own share of
 //! the weights once (decode) and a panel's weights stay in L1 while the rows pass (prefill).
 
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use rayon::prelude::*;
-
 use crate::activation::{ActRow, QuantizedRows};
 use crate::format::{QuantMatrix, PANEL};
+use crate::pool::{self, Shared};
 use crate::{reference, KernelError};
 
 /// An implementation of the block dot products.
@@ -85,29 +84,26 @@ pub fn kernel() -> Kernel {
 /// Rows per parallel task.
 const ROW_CHUNK: usize = 64;
 /// Products smaller than this (m·n·k) run on the calling thread.
-const PARALLEL_WORK: usize = 1 << 20;
+const PARALLEL_WORK: usize = 1 << 16;
 
-/// The product being written: each task owns a disjoint set of (row, output) cells.
+/// The product being written, (rows, cols) row-major: each task owns a disjoint set of
+/// (row, output) cells (`matmul_with` gives each a distinct panel range × row range).
 struct Output {
-    ptr: *mut f32,
-    rows: usize,
+    cells: Shared<f32>,
     cols: usize,
 }
-
-// SAFETY: tasks write disjoint cells (`matmul_with` gives each a distinct panel range × row
-// range), and the buffer outlives them.
-unsafe impl Sync for Output {}
 
 impl Output {
     /// Writes a tile row's sixteen outputs of panel `p` for row `i`, those that exist.
     ///
     /// # Safety
-    /// `i < rows`, and no other task writes row `i` of panel `p`.
+    /// No other task writes row `i` of panel `p`.
     unsafe fn put(&self, i: usize, p: usize, values: &[f32; PANEL]) {
-        debug_assert!(i < self.rows);
         let j = p * PANEL;
         let n = PANEL.min(self.cols - j);
-        std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr.add(i * self.cols + j), n);
+        self.cells
+            .part(i * self.cols + j, n)
+            .copy_from_slice(&values[..n]);
     }
 }
 
@@ -126,8 +122,7 @@ impl QuantMatrix {
         let (m, n) = (acts.rows, self.rows);
         let mut out = vec![0f32; m * n];
         let target = Output {
-            ptr: out.as_mut_ptr(),
-            rows: m,
+            cells: Shared::new(&mut out),
             cols: n,
         };
         let per_task = kernel.tile(m).1;
@@ -140,7 +135,7 @@ impl QuantMatrix {
             self.tiles(kernel, &acts, rows, panels, &target);
         };
         if m * n * self.cols >= PARALLEL_WORK {
-            (0..groups * chunks).into_par_iter().for_each(task);
+            pool::run(groups * chunks, task);
         } else {
             (0..groups * chunks).for_each(task);
         }

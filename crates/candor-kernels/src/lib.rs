@@ -27,6 +27,7 @@ mod attention;
 mod avx2;
 mod format;
 mod kernel;
+mod pool;
 mod reference;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
