@@ -98,7 +98,10 @@ impl Mlp {
                 up,
                 down,
                 act,
-            } => down.forward(&(act.apply(&gate.forward(x)?)? * up.forward(x)?)?),
+            } => {
+                let [gate, up] = Linear::forward_all([gate, up], x)?;
+                down.forward(&(act.apply(&gate)? * up)?)
+            }
             Mlp::FusedGated { gate_up, down, act } => {
                 let both = gate_up.forward(x)?;
                 let half = both.dim(D::Minus1)? / 2;
@@ -126,7 +129,7 @@ impl Qkv {
     /// `x (b, t, hidden)` → q `(b, t, heads·hd)`, k and v `(b, t, kv_heads·hd)`.
     pub fn forward(&self, x: &Tensor, q_dim: usize, kv_dim: usize) -> Result<[Tensor; 3]> {
         Ok(match self {
-            Qkv::Separate { q, k, v } => [q.forward(x)?, k.forward(x)?, v.forward(x)?],
+            Qkv::Separate { q, k, v } => Linear::forward_all([q, k, v], x)?,
             Qkv::Fused(w) => {
                 let all = w.forward(x)?;
                 [

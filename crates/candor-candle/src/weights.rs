@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Shape, Tensor, D};
 use candor_kernels::{Format, QuantMatrix};
 
 use crate::{Error, Result};
@@ -65,7 +65,7 @@ impl std::fmt::Display for WeightFormat {
 /// A linear layer `y = x·Wᵀ + b`: quantized (candor's kernels or candle's) or dense.
 #[derive(Clone, Debug)]
 pub(crate) enum Linear {
-    Kernel(KernelMatmul, Option<Tensor>),
+    Kernel(Arc<QuantMatrix>, Option<Tensor>),
     Quantized(QMatMul, Option<Tensor>),
     Dense(Tensor, Option<Tensor>),
 }
@@ -102,11 +102,11 @@ fn kernels_take_all(content: &gguf_file::Content) -> bool {
         })
 }
 
-/// A quantized matrix multiplied by candor's kernels, as a candle op on f32 activations.
-#[derive(Clone, Debug)]
-pub(crate) struct KernelMatmul(Arc<QuantMatrix>);
+/// Quantized matrices multiplied by candor's kernels, as a candle op on f32 activations: one
+/// matrix, or several over the same input with their outputs side by side.
+struct KernelMatmul<'a>(Vec<&'a QuantMatrix>);
 
-impl CustomOp1 for KernelMatmul {
+impl CustomOp1 for KernelMatmul<'_> {
     fn name(&self) -> &'static str {
         "candor-kernels-matmul"
     }
@@ -122,19 +122,17 @@ impl CustomOp1 for KernelMatmul {
         let Some((start, end)) = layout.contiguous_offsets() else {
             candle_core::bail!("candor's quantized matmul takes contiguous activations")
         };
+        let cols = self.0.first().map_or(0, |m| m.cols());
+        let rows: usize = self.0.iter().map(|m| m.rows()).sum();
         let mut dims = layout.shape().dims().to_vec();
         match dims.last_mut() {
-            Some(last) if *last == self.0.cols() => *last = self.0.rows(),
+            Some(last) if *last == cols => *last = rows,
             _ => candle_core::bail!(
-                "activations of shape {:?} for a {}×{} matrix",
+                "activations of shape {:?} for a {rows}×{cols} matrix",
                 layout.shape(),
-                self.0.rows(),
-                self.0.cols()
             ),
         }
-        let y = self
-            .0
-            .matmul(&data[start..end])
+        let y = candor_kernels::matmul_stacked(&self.0, &data[start..end])
             .map_err(candle_core::Error::wrap)?;
         Ok((CpuStorage::F32(y), Shape::from(dims)))
     }
@@ -144,7 +142,7 @@ impl Linear {
     /// `x`: (..., in) → (..., out).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (y, bias) = match self {
-            Linear::Kernel(w, b) => (x.contiguous()?.apply_op1_no_bwd(w)?, b),
+            Linear::Kernel(w, b) => (x.contiguous()?.apply_op1_no_bwd(&KernelMatmul(vec![w]))?, b),
             Linear::Quantized(w, b) => (w.forward(x)?, b),
             Linear::Dense(w, b) => {
                 let dims = x.dims().to_vec();
@@ -161,6 +159,49 @@ impl Linear {
             None => y,
         })
     }
+
+    /// Several layers over one input (a layer's queries, keys and values; gate and up): where
+    /// candor's kernels hold them all, one product quantizes the input once and shares one
+    /// parallel call (the same numbers as one by one); otherwise one by one.
+    pub fn forward_all<const N: usize>(layers: [&Linear; N], x: &Tensor) -> Result<[Tensor; N]> {
+        let matrices: Option<Vec<&QuantMatrix>> = layers
+            .iter()
+            .map(|l| match l {
+                Linear::Kernel(w, _) => Some(&**w),
+                _ => None,
+            })
+            .collect();
+        let Some(matrices) = matrices else {
+            return try_map(layers, |l| l.forward(x));
+        };
+        let all = x.contiguous()?.apply_op1_no_bwd(&KernelMatmul(matrices))?;
+        let mut at = 0;
+        try_map(layers, |l| {
+            let Linear::Kernel(w, bias) = l else {
+                unreachable!("every layer was a kernel layer")
+            };
+            let y = all.narrow(D::Minus1, at, w.rows())?;
+            at += w.rows();
+            Ok(match bias {
+                Some(b) => y.broadcast_add(b)?,
+                None => y,
+            })
+        })
+    }
+}
+
+/// `f` over an array, stopping at the first error.
+fn try_map<T, U, const N: usize>(
+    items: [T; N],
+    mut f: impl FnMut(T) -> Result<U>,
+) -> Result<[U; N]> {
+    let mut out = Vec::with_capacity(N);
+    for item in items {
+        out.push(f(item)?);
+    }
+    Ok(out
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("N items mapped")))
 }
 
 enum Source {
@@ -374,7 +415,7 @@ impl WeightStore {
                         }
                     })?;
                 self.kernel_layers.store(true, Ordering::Relaxed);
-                return Ok(Linear::Kernel(KernelMatmul(Arc::new(matrix)), bias));
+                return Ok(Linear::Kernel(Arc::new(matrix), bias));
             }
             if !dense(q.dtype()) {
                 return Ok(Linear::Quantized(QMatMul::from_qtensor(q)?, bias));

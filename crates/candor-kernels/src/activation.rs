@@ -2,7 +2,11 @@
 //! become `s·a` with 8-bit integers `a` (rounded half to even) and `s = max|x| / 127`.
 
 use crate::format::BLOCK;
+use crate::pool::{self, Shared};
 use crate::KernelError;
+
+/// Blocks quantized per parallel task (a decode row of a few thousand values takes one task).
+const BLOCKS_PER_TASK: usize = 128;
 
 /// Rows of activations quantized for one matrix product. A row's numbers depend on that row
 /// alone: this is what makes the product's rows independent of the batch.
@@ -27,37 +31,55 @@ impl QuantizedRows {
             return Err(KernelError::InputLength { len: x.len(), cols });
         }
         let (rows, blocks) = (x.len() / cols, cols / BLOCK);
+        let n = rows * blocks;
         let mut out = Self {
             rows,
             blocks,
             values: vec![0; x.len()],
-            scales: vec![0.0; rows * blocks],
-            sums: vec![0.0; rows * blocks],
-            half_sums: vec![0.0; rows * blocks * 2],
+            scales: vec![0.0; n],
+            sums: vec![0.0; n],
+            half_sums: vec![0.0; 2 * n],
         };
-        for (b, (block, values)) in x
-            .chunks_exact(BLOCK)
-            .zip(out.values.chunks_exact_mut(BLOCK))
-            .enumerate()
-        {
-            let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let s = amax / 127.0;
-            let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
-            for (a, &v) in values.iter_mut().zip(block) {
-                *a = round_half_even(v * inv) as i8;
-            }
-            let half = |h: usize| {
-                values[16 * h..][..16]
-                    .iter()
-                    .map(|&a| a as i32)
-                    .sum::<i32>()
+        let (values, scales) = (Shared::new(&mut out.values), Shared::new(&mut out.scales));
+        let (sums, half_sums) = (Shared::new(&mut out.sums), Shared::new(&mut out.half_sums));
+        let task = |t: usize| {
+            let first = t * BLOCKS_PER_TASK;
+            let count = BLOCKS_PER_TASK.min(n - first);
+            // SAFETY: task t alone writes blocks [first, first + count).
+            let (values, scales, sums, half_sums) = unsafe {
+                (
+                    values.part(first * BLOCK, count * BLOCK),
+                    scales.part(first, count),
+                    sums.part(first, count),
+                    half_sums.part(2 * first, 2 * count),
+                )
             };
-            let halves = [half(0), half(1)];
-            out.scales[b] = s;
-            out.sums[b] = s * (halves[0] + halves[1]) as f32;
-            out.half_sums[2 * b] = s * halves[0] as f32;
-            out.half_sums[2 * b + 1] = s * halves[1] as f32;
-        }
+            let x = &x[first * BLOCK..][..count * BLOCK];
+            for (b, (block, values)) in x
+                .chunks_exact(BLOCK)
+                .zip(values.chunks_exact_mut(BLOCK))
+                .enumerate()
+            {
+                let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let s = amax / 127.0;
+                let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
+                for (a, &v) in values.iter_mut().zip(block) {
+                    *a = round_half_even(v * inv) as i8;
+                }
+                let half = |h: usize| {
+                    values[16 * h..][..16]
+                        .iter()
+                        .map(|&a| a as i32)
+                        .sum::<i32>()
+                };
+                let halves = [half(0), half(1)];
+                scales[b] = s;
+                sums[b] = s * (halves[0] + halves[1]) as f32;
+                half_sums[2 * b] = s * halves[0] as f32;
+                half_sums[2 * b + 1] = s * halves[1] as f32;
+            }
+        };
+        pool::run(n.div_ceil(BLOCKS_PER_TASK), task);
         Ok(out)
     }
 

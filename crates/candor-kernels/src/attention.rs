@@ -57,16 +57,16 @@ pub fn attention(
     // Keys transposed, (batch, kv_heads, head_dim, lanes): a step scores `KEY_STEP` keys.
     let lanes = keys.div_ceil(KEY_STEP) * KEY_STEP;
     let mut kt = vec![0f32; batch * kv_heads * hd * lanes];
-    for (kt, k) in kt
-        .chunks_exact_mut(hd * lanes)
-        .zip(k.chunks_exact(keys * hd))
-    {
-        for (j, key) in k.chunks_exact(hd).enumerate() {
+    let transposed = Shared::new(&mut kt);
+    pool::run(batch * kv_heads, |p| {
+        // SAFETY: task p alone writes the keys of (batch, kv head) pair p.
+        let kt = unsafe { transposed.part(p * hd * lanes, hd * lanes) };
+        for (j, key) in k[p * keys * hd..][..keys * hd].chunks_exact(hd).enumerate() {
             for (d, &x) in key.iter().enumerate() {
                 kt[d * lanes + j] = x;
             }
         }
-    }
+    });
     let simd = simd_supported();
     let query = Query { hd, scale, softcap };
     let query_row = |scratch: &mut Scratch, n: usize, out: &mut [f32]| {

@@ -87,22 +87,20 @@ const ROW_CHUNK: usize = 64;
 const PARALLEL_WORK: usize = 1 << 16;
 
 /// The product being written, (rows, cols) row-major: each task owns a disjoint set of
-/// (row, output) cells (`matmul_with` gives each a distinct panel range × row range).
+/// (row, output) cells (`stacked_with` gives each a distinct panel range × row range).
 struct Output {
     cells: Shared<f32>,
     cols: usize,
 }
 
 impl Output {
-    /// Writes a tile row's sixteen outputs of panel `p` for row `i`, those that exist.
+    /// Writes the first `n` of a tile row's sixteen outputs to row `i` from column `col`.
     ///
     /// # Safety
-    /// No other task writes row `i` of panel `p`.
-    unsafe fn put(&self, i: usize, p: usize, values: &[f32; PANEL]) {
-        let j = p * PANEL;
-        let n = PANEL.min(self.cols - j);
+    /// No other task writes these cells.
+    unsafe fn put(&self, i: usize, col: usize, n: usize, values: &[f32; PANEL]) {
         self.cells
-            .part(i * self.cols + j, n)
+            .part(i * self.cols + col, n)
             .copy_from_slice(&values[..n]);
     }
 }
@@ -115,33 +113,70 @@ impl QuantMatrix {
 
     /// [`matmul`](Self::matmul) with a given kernel.
     pub fn matmul_with(&self, kernel: Kernel, x: &[f32]) -> Result<Vec<f32>, KernelError> {
-        if !kernel.runs_here() {
-            return Err(KernelError::Unsupported(kernel));
-        }
-        let acts = QuantizedRows::new(x, self.cols)?;
-        let (m, n) = (acts.rows, self.rows);
-        let mut out = vec![0f32; m * n];
-        let target = Output {
-            cells: Shared::new(&mut out),
-            cols: n,
-        };
-        let per_task = kernel.tile(m).1;
-        let groups = self.panels.div_ceil(per_task);
-        let chunks = m.div_ceil(ROW_CHUNK);
-        let task = |t: usize| {
-            let (g, c) = (t / chunks, t % chunks);
-            let panels = g * per_task..((g + 1) * per_task).min(self.panels);
-            let rows = c * ROW_CHUNK..((c + 1) * ROW_CHUNK).min(m);
-            self.tiles(kernel, &acts, rows, panels, &target);
-        };
-        if m * n * self.cols >= PARALLEL_WORK {
-            pool::run(groups * chunks, task);
-        } else {
-            (0..groups * chunks).for_each(task);
-        }
-        Ok(out)
+        stacked_with(kernel, &[self], x)
     }
+}
 
+/// `x·[W₁ W₂ …]ᵀ`: the products of one input with several matrices of its width (a layer's
+/// queries, keys and values), side by side in each output row: (rows, Σ `Wᵢ.rows()`). The
+/// input is quantized once and all the products share one parallel call; each output equals
+/// that of [`QuantMatrix::matmul`] alone.
+pub fn matmul_stacked(matrices: &[&QuantMatrix], x: &[f32]) -> Result<Vec<f32>, KernelError> {
+    stacked_with(kernel(), matrices, x)
+}
+
+fn stacked_with(
+    kernel: Kernel,
+    matrices: &[&QuantMatrix],
+    x: &[f32],
+) -> Result<Vec<f32>, KernelError> {
+    if !kernel.runs_here() {
+        return Err(KernelError::Unsupported(kernel));
+    }
+    let Some(cols) = matrices.first().map(|w| w.cols) else {
+        return Ok(Vec::new());
+    };
+    if let Some(w) = matrices.iter().find(|w| w.cols != cols) {
+        return Err(KernelError::Widths {
+            first: cols,
+            other: w.cols,
+        });
+    }
+    let acts = QuantizedRows::new(x, cols)?;
+    let m = acts.rows;
+    let n: usize = matrices.iter().map(|w| w.rows).sum();
+    let mut out = vec![0f32; m * n];
+    let target = Output {
+        cells: Shared::new(&mut out),
+        cols: n,
+    };
+    // Tasks: (matrix, group of panels, chunk of rows), each matrix's output columns after
+    // those of the matrices before it.
+    let per_task = kernel.tile(m).1;
+    let chunks = m.div_ceil(ROW_CHUNK);
+    let mut tasks = Vec::new();
+    let mut col = 0;
+    for w in matrices {
+        for g in 0..w.panels.div_ceil(per_task) {
+            let panels = g * per_task..((g + 1) * per_task).min(w.panels);
+            tasks.extend((0..chunks).map(|c| (*w, col, panels.clone(), c)));
+        }
+        col += w.rows;
+    }
+    let task = |t: usize| {
+        let (w, col, panels, c) = &tasks[t];
+        let rows = c * ROW_CHUNK..((c + 1) * ROW_CHUNK).min(m);
+        w.tiles(kernel, &acts, rows, panels.clone(), *col, &target);
+    };
+    if m * n * cols >= PARALLEL_WORK {
+        pool::run(tasks.len(), task);
+    } else {
+        (0..tasks.len()).for_each(task);
+    }
+    Ok(out)
+}
+
+impl QuantMatrix {
     /// Every row of `rows` against every output of `panels`, a tile at a time.
     fn tiles(
         &self,
@@ -149,6 +184,7 @@ impl QuantMatrix {
         acts: &QuantizedRows,
         rows: Range<usize>,
         panels: Range<usize>,
+        col: usize,
         out: &Output,
     ) {
         let mut i = rows.start;
@@ -157,21 +193,21 @@ impl QuantMatrix {
             match kernel {
                 #[cfg(target_arch = "x86_64")]
                 Kernel::Avx512Vnni => match (r, panels.len()) {
-                    (1, 4) => self.vnni::<1, 4>(acts, i, panels.start, out),
-                    (1, 3) => self.vnni::<1, 3>(acts, i, panels.start, out),
-                    (4, 2) => self.vnni::<4, 2>(acts, i, panels.start, out),
-                    (3, 2) => self.vnni::<3, 2>(acts, i, panels.start, out),
-                    (2, 2) => self.vnni::<2, 2>(acts, i, panels.start, out),
-                    (1, 2) => self.vnni::<1, 2>(acts, i, panels.start, out),
-                    (4, _) => self.vnni::<4, 1>(acts, i, panels.start, out),
-                    (3, _) => self.vnni::<3, 1>(acts, i, panels.start, out),
-                    (2, _) => self.vnni::<2, 1>(acts, i, panels.start, out),
-                    _ => self.vnni::<1, 1>(acts, i, panels.start, out),
+                    (1, 4) => self.vnni::<1, 4>(acts, i, panels.start, col, out),
+                    (1, 3) => self.vnni::<1, 3>(acts, i, panels.start, col, out),
+                    (4, 2) => self.vnni::<4, 2>(acts, i, panels.start, col, out),
+                    (3, 2) => self.vnni::<3, 2>(acts, i, panels.start, col, out),
+                    (2, 2) => self.vnni::<2, 2>(acts, i, panels.start, col, out),
+                    (1, 2) => self.vnni::<1, 2>(acts, i, panels.start, col, out),
+                    (4, _) => self.vnni::<4, 1>(acts, i, panels.start, col, out),
+                    (3, _) => self.vnni::<3, 1>(acts, i, panels.start, col, out),
+                    (2, _) => self.vnni::<2, 1>(acts, i, panels.start, col, out),
+                    _ => self.vnni::<1, 1>(acts, i, panels.start, col, out),
                 },
                 #[cfg(target_arch = "x86_64")]
                 Kernel::Avx2 => match r {
-                    2 => self.avx2::<2>(acts, i, panels.start, out),
-                    _ => self.avx2::<1>(acts, i, panels.start, out),
+                    2 => self.avx2::<2>(acts, i, panels.start, col, out),
+                    _ => self.avx2::<1>(acts, i, panels.start, col, out),
                 },
                 _ => {
                     for p in panels.clone() {
@@ -185,12 +221,22 @@ impl QuantMatrix {
                             }
                         });
                         // SAFETY: this task owns rows `rows` of `panels`.
-                        unsafe { out.put(i, p, &values) };
+                        unsafe { self.put(out, col, i, p, &values) };
                     }
                 }
             }
             i += r;
         }
+    }
+
+    /// Writes panel `p`'s outputs for row `i` (those that exist), this matrix's columns
+    /// starting at `col`.
+    ///
+    /// # Safety
+    /// No other task writes row `i` of this panel.
+    unsafe fn put(&self, out: &Output, col: usize, i: usize, p: usize, values: &[f32; PANEL]) {
+        let j = p * PANEL;
+        out.put(i, col + j, PANEL.min(self.rows - j), values);
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -199,6 +245,7 @@ impl QuantMatrix {
         acts: &QuantizedRows,
         first: usize,
         panel: usize,
+        col: usize,
         out: &Output,
     ) {
         let rows: [ActRow; R] = std::array::from_fn(|r| acts.row(first + r));
@@ -207,19 +254,26 @@ impl QuantMatrix {
         for (r, row) in tile.iter().enumerate() {
             for (c, values) in row.iter().enumerate() {
                 // SAFETY: this task owns these rows of these panels.
-                unsafe { out.put(first + r, panel + c, values) };
+                unsafe { self.put(out, col, first + r, panel + c, values) };
             }
         }
     }
 
     #[cfg(target_arch = "x86_64")]
-    fn avx2<const R: usize>(&self, acts: &QuantizedRows, first: usize, panel: usize, out: &Output) {
+    fn avx2<const R: usize>(
+        &self,
+        acts: &QuantizedRows,
+        first: usize,
+        panel: usize,
+        col: usize,
+        out: &Output,
+    ) {
         let rows: [ActRow; R] = std::array::from_fn(|r| acts.row(first + r));
         // SAFETY: as in `vnni`.
         let tile = unsafe { crate::avx2::tile::<R>(self, panel, rows) };
         for (r, values) in tile.iter().enumerate() {
             // SAFETY: as in `vnni`.
-            unsafe { out.put(first + r, panel, values) };
+            unsafe { self.put(out, col, first + r, panel, values) };
         }
     }
 }

@@ -34,7 +34,7 @@ mod vnni;
 
 pub use attention::{attention, AttentionShape, Mask};
 pub use format::{Format, QuantMatrix};
-pub use kernel::{kernel, Kernel};
+pub use kernel::{kernel, matmul_stacked, Kernel};
 
 /// Why a matrix cannot be built or multiplied.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +63,8 @@ pub enum KernelError {
     },
     #[error("this CPU cannot run the {0:?} kernel")]
     Unsupported(Kernel),
+    #[error("matrices multiplied together take inputs of one width, not {first} and {other}")]
+    Widths { first: usize, other: usize },
     #[error("an input of {len} values is not a whole number of rows of {cols}")]
     InputLength { len: usize, cols: usize },
 }

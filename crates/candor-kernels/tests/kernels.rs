@@ -3,7 +3,7 @@
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use candor_kernels::{Format, Kernel, KernelError, QuantMatrix};
+use candor_kernels::{matmul_stacked, Format, Kernel, KernelError, QuantMatrix};
 
 const FORMATS: [(Format, GgmlDType); 8] = [
     (Format::Q4_0, GgmlDType::Q4_0),
@@ -183,6 +183,52 @@ fn a_row_is_bit_identical_alone_and_inside_any_batch() {
             }
         }
     }
+}
+
+#[test]
+fn stacked_products_equal_each_product_alone() {
+    let cols = 768;
+    let matrices: Vec<QuantMatrix> = [
+        (GgmlDType::Q4K, 33),
+        (GgmlDType::Q6K, 17),
+        (GgmlDType::Q8_0, 5),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &(ggml, rows))| {
+        let format = FORMATS.iter().find(|f| f.1 == ggml).unwrap().0;
+        let (data, _) = quantized(ggml, rows, cols, 7 + i as u64);
+        QuantMatrix::from_gguf(format, rows, cols, &data).unwrap()
+    })
+    .collect();
+    let all: Vec<&QuantMatrix> = matrices.iter().collect();
+    let width: usize = all.iter().map(|m| m.rows()).sum();
+    for size in [1, 3, 70] {
+        let x = values(size * cols, 99 + size as u64);
+        let y = matmul_stacked(&all, &x).unwrap();
+        assert_eq!(y.len(), size * width);
+        let mut col = 0;
+        for (k, m) in all.iter().enumerate() {
+            let alone = m.matmul(&x).unwrap();
+            for i in 0..size {
+                let got = &y[i * width + col..][..m.rows()];
+                let want = &alone[i * m.rows()..][..m.rows()];
+                assert!(
+                    got.iter()
+                        .zip(want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "matrix {k}, {size} rows: row {i} differs from its product alone"
+                );
+            }
+            col += m.rows();
+        }
+    }
+    let narrow = QuantMatrix::from_gguf(Format::Q8_0, 1, 32, &[0; 34]).unwrap();
+    let err = matmul_stacked(&[&matrices[0], &narrow], &values(cols, 1)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "matrices multiplied together take inputs of one width, not 768 and 32"
+    );
 }
 
 #[test]
