@@ -69,32 +69,44 @@ pub fn attention(
     });
     let simd = simd_supported();
     let query = Query { hd, scale, softcap };
-    let query_row = |scratch: &mut Scratch, n: usize, out: &mut [f32]| {
-        // Output row n is (b, i, h).
-        let (b, i, h) = (n / (queries * heads), n / heads % queries, n % heads);
-        let qrow = &q[((b * heads + h) * queries + i) * hd..][..hd];
-        let kv = b * kv_heads + h / rep;
+    // Tasks: (batch row, KV head, chunk of queries). A task's rows are the queries of the
+    // heads that share its KV head, scored a block at a time, so that each key loaded serves
+    // several rows: consecutive queries of one head in prefill, the heads of one query in
+    // decode.
+    let chunks = queries.div_ceil(QUERIES_PER_TASK);
+    let cells = Shared::new(&mut out);
+    pool::run(batch * kv_heads * chunks, |t| {
+        let (b, g, c) = (t / (kv_heads * chunks), t / chunks % kv_heads, t % chunks);
+        let kv = b * kv_heads + g;
         let kt = &kt[kv * hd * lanes..][..hd * lanes];
         let v = &v[kv * keys * hd..][..keys * hd];
-        let mrow = mask.map(|m| {
-            let at = if m.per_row { b * queries + i } else { i };
-            &m.values[at * keys..][..keys]
-        });
-        #[cfg(target_arch = "x86_64")]
-        if simd {
-            // SAFETY: `simd` says the CPU has AVX2 and FMA.
-            unsafe { query.row_avx2(qrow, kt, v, mrow, scratch, out) };
-            return;
-        }
-        query.row(qrow, kt, v, mrow, scratch, out);
-    };
-    let rows = batch * queries * heads;
-    let cells = Shared::new(&mut out);
-    pool::run(rows.div_ceil(ROWS_PER_TASK), |t| {
+        let first = c * QUERIES_PER_TASK;
+        let len = QUERIES_PER_TASK.min(queries - first);
+        let row = |r: usize| {
+            let (h, i) = (g * rep + r / len, first + r % len);
+            let mask = mask.map(|m| {
+                let at = if m.per_row { b * queries + i } else { i };
+                &m.values[at * keys..][..keys]
+            });
+            Row {
+                q: &q[((b * heads + h) * queries + i) * hd..][..hd],
+                mask,
+                seen: seen(mask, keys),
+                // SAFETY: output row (b, i, h) belongs to this task alone.
+                out: unsafe { cells.part(((b * queries + i) * heads + h) * hd, hd) },
+            }
+        };
         SCRATCH.with_borrow_mut(|scratch| {
-            for n in t * ROWS_PER_TASK..((t + 1) * ROWS_PER_TASK).min(rows) {
-                // SAFETY: output row n belongs to this task alone.
-                query_row(scratch, n, unsafe { cells.part(n * hd, hd) });
+            let all = rep * len;
+            for start in (0..all).step_by(BLOCK_ROWS) {
+                let mut rows: Vec<Row> = (start..(start + BLOCK_ROWS).min(all)).map(row).collect();
+                #[cfg(target_arch = "x86_64")]
+                if simd {
+                    // SAFETY: `simd` says the CPU has AVX2 and FMA.
+                    unsafe { query.block_avx2(&mut rows, kt, v, scratch) };
+                    continue;
+                }
+                query.block(&mut rows, kt, v, scratch);
             }
         })
     });
@@ -106,6 +118,10 @@ const LANES: usize = 8;
 /// Keys scored per step: four registers of independent sums, so that the multiply-adds of
 /// one key's sum do not wait on each other.
 const KEY_STEP: usize = 4 * LANES;
+/// Query rows scored together: each key loaded serves all of them.
+const BLOCK_ROWS: usize = 4;
+/// Queries of a head per parallel task.
+const QUERIES_PER_TASK: usize = 16;
 
 fn simd_supported() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -116,19 +132,35 @@ fn simd_supported() -> bool {
     false
 }
 
-/// Query rows per parallel task.
-const ROWS_PER_TASK: usize = 16;
-
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
 
-/// A thread's buffers: every key's score, then the visible keys' indices and weights.
+/// A thread's buffers: every key's score for each row of a block, then a row's visible keys'
+/// indices and weights.
 #[derive(Default)]
 struct Scratch {
     scores: Vec<f32>,
     visible: Vec<usize>,
     weights: Vec<f32>,
+}
+
+/// One query row: its values, its mask row, and where its result goes.
+struct Row<'a> {
+    q: &'a [f32],
+    mask: Option<&'a [f32]>,
+    /// Keys up to its last visible one.
+    seen: usize,
+    out: &'a mut [f32],
+}
+
+/// Keys up to the last visible one (a causal row sees the keys up to its own).
+fn seen(mask: Option<&[f32]>, keys: usize) -> usize {
+    mask.map_or(keys, |m| {
+        m.iter()
+            .rposition(|&x| x != f32::NEG_INFINITY)
+            .map_or(0, |j| j + 1)
+    })
 }
 
 /// What every query row of a call shares.
@@ -142,59 +174,45 @@ struct Query {
 impl Query {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn row_avx2(
-        &self,
-        q: &[f32],
-        kt: &[f32],
-        v: &[f32],
-        mask: Option<&[f32]>,
-        scratch: &mut Scratch,
-        out: &mut [f32],
-    ) {
-        self.row(q, kt, v, mask, scratch, out)
+    unsafe fn block_avx2(&self, rows: &mut [Row], kt: &[f32], v: &[f32], scratch: &mut Scratch) {
+        self.block(rows, kt, v, scratch)
     }
 
-    /// One query row. Each key's score is its own lane's sum over the head dimension in
-    /// order; the visible keys are then taken in key order, and their softmax sum and the
-    /// weighted values are accumulated by their rank among the visible keys alone, so neither
-    /// a key's position in the padded cache nor any hidden key changes a bit.
+    /// Up to `BLOCK_ROWS` rows that share their keys and values. Each key's score is its own
+    /// lane's sum over the head dimension in order, whichever rows share the block; then each
+    /// row alone takes its visible keys in key order.
     #[inline(always)]
-    fn row(
-        &self,
-        q: &[f32],
-        kt: &[f32],
-        v: &[f32],
-        mask: Option<&[f32]>,
-        scratch: &mut Scratch,
-        out: &mut [f32],
-    ) {
-        let hd = self.hd;
-        let keys = v.len() / hd;
-        let lanes = kt.len() / hd;
-        let Scratch {
-            scores,
-            visible,
-            weights,
-        } = scratch;
-        // Only the steps that hold a visible key (a causal row sees the keys up to its own).
-        let seen = mask.map_or(keys, |m| {
-            m.iter()
-                .rposition(|&x| x != f32::NEG_INFINITY)
-                .map_or(0, |j| j + 1)
-        });
-        scores.clear();
-        scores.resize(lanes, 0.0);
+    fn block(&self, rows: &mut [Row], kt: &[f32], v: &[f32], scratch: &mut Scratch) {
+        let lanes = kt.len() / self.hd;
+        let seen = rows.iter().map(|r| r.seen).max().unwrap_or(0);
         let steps = seen.div_ceil(KEY_STEP);
-        for (step, s) in scores.chunks_exact_mut(KEY_STEP).enumerate().take(steps) {
-            let mut acc = [0f32; KEY_STEP];
-            for (d, &x) in q.iter().enumerate() {
-                let k = &kt[d * lanes + step * KEY_STEP..][..KEY_STEP];
-                for l in 0..KEY_STEP {
-                    acc[l] = x.mul_add(k[l], acc[l]);
-                }
-            }
-            s.copy_from_slice(&acc);
+        let mut scores = std::mem::take(&mut scratch.scores);
+        scores.clear();
+        scores.resize(rows.len() * lanes, 0.0);
+        let q = |r: usize| rows[r].q;
+        match rows.len() {
+            1 => scores_of::<1, KEY_STEP>([q(0)], kt, steps, &mut scores),
+            2 => scores_of::<2, HALF_STEP>([q(0), q(1)], kt, steps, &mut scores),
+            3 => scores_of::<3, HALF_STEP>([q(0), q(1), q(2)], kt, steps, &mut scores),
+            _ => scores_of::<4, HALF_STEP>([q(0), q(1), q(2), q(3)], kt, steps, &mut scores),
         }
+        for (r, row) in rows.iter_mut().enumerate() {
+            self.finish(row, &scores[r * lanes..][..lanes], v, scratch);
+        }
+        scratch.scores = scores;
+    }
+
+    /// A row's softmax over its visible keys and their weighted values. The visible keys are
+    /// taken in key order, and their softmax sum and the weighted values are accumulated by
+    /// their rank among the visible keys alone, so neither a key's position in the padded
+    /// cache nor any hidden key changes a bit.
+    #[inline(always)]
+    fn finish(&self, row: &mut Row, scores: &[f32], v: &[f32], scratch: &mut Scratch) {
+        let hd = self.hd;
+        let (mask, seen, out) = (row.mask, row.seen, &mut *row.out);
+        let Scratch {
+            visible, weights, ..
+        } = scratch;
         // The visible keys: usually one run (a causal row after its prefix), taken as a
         // slice; otherwise (padding between a row's keys) gathered one by one. Both give the
         // same weights in the same order.
@@ -239,24 +257,26 @@ impl Query {
         }
         let sum = ((sums[0] + sums[4]) + (sums[2] + sums[6]))
             + ((sums[1] + sums[5]) + (sums[3] + sums[7]));
-        // The weighted values, a register-sized chunk of the head dimension at a time.
-        for (c, out) in out.chunks_mut(KEY_STEP).enumerate() {
-            let mut acc = [0f32; KEY_STEP];
-            let width = out.len();
-            for (r, &p) in weights[..n].iter().enumerate() {
-                let j = if run { first + r } else { visible[r] };
-                let x = &v[j * hd + c * KEY_STEP..][..width];
-                if width == KEY_STEP {
-                    for l in 0..KEY_STEP {
-                        acc[l] = p.mul_add(x[l], acc[l]);
-                    }
-                } else {
-                    for l in 0..width {
-                        acc[l] = p.mul_add(x[l], acc[l]);
-                    }
-                }
+        // The weighted values, a register-sized chunk of the head dimension at a time (each
+        // output a sum over the visible keys in their order, however it is chunked).
+        let weights = &weights[..n];
+        let mut c = 0;
+        while c < hd {
+            let width = match hd - c {
+                w if w >= KEY_STEP => KEY_STEP,
+                w if w >= LANES => LANES,
+                _ => 1,
+            };
+            let out = &mut out[c..][..width];
+            match (width, run) {
+                (KEY_STEP, true) => weighted::<KEY_STEP>(weights, |r| first + r, v, hd, c, out),
+                (KEY_STEP, false) => weighted::<KEY_STEP>(weights, |r| visible[r], v, hd, c, out),
+                (LANES, true) => weighted::<LANES>(weights, |r| first + r, v, hd, c, out),
+                (LANES, false) => weighted::<LANES>(weights, |r| visible[r], v, hd, c, out),
+                (_, true) => weighted::<1>(weights, |r| first + r, v, hd, c, out),
+                (_, false) => weighted::<1>(weights, |r| visible[r], v, hd, c, out),
             }
-            out.copy_from_slice(&acc[..width]);
+            c += width;
         }
         for o in out.iter_mut() {
             *o /= sum;
@@ -271,6 +291,59 @@ impl Query {
             s = (s / cap).tanh() * cap;
         }
         s + mask
+    }
+}
+
+/// `out[l] = Σ_r weights[r] · v[key(r)][c + l]` for `W` outputs, each a chain of
+/// multiply-adds in order of `r`.
+#[inline(always)]
+fn weighted<const W: usize>(
+    weights: &[f32],
+    key: impl Fn(usize) -> usize,
+    v: &[f32],
+    hd: usize,
+    c: usize,
+    out: &mut [f32],
+) {
+    let mut acc = [0f32; W];
+    for (r, &p) in weights.iter().enumerate() {
+        let x = &v[key(r) * hd + c..][..W];
+        for l in 0..W {
+            acc[l] = p.mul_add(x[l], acc[l]);
+        }
+    }
+    out.copy_from_slice(&acc);
+}
+
+/// Half a step: with several rows in a block, two registers of sums per row are enough.
+const HALF_STEP: usize = KEY_STEP / 2;
+
+/// The scores of `R` rows against the first `steps · KEY_STEP` keys, `W` keys at a time:
+/// `out[r · lanes + j] = Σ_d q_r[d] · k_j[d]`, each sum a chain of multiply-adds in order of
+/// `d`, the same whatever `R` and `W` are.
+#[inline(always)]
+fn scores_of<const R: usize, const W: usize>(
+    q: [&[f32]; R],
+    kt: &[f32],
+    steps: usize,
+    out: &mut [f32],
+) {
+    let hd = q[0].len();
+    let lanes = kt.len() / hd;
+    for base in (0..steps * KEY_STEP).step_by(W) {
+        let mut acc = [[0f32; W]; R];
+        for d in 0..hd {
+            let k = &kt[d * lanes + base..][..W];
+            for r in 0..R {
+                let x = q[r][d];
+                for l in 0..W {
+                    acc[r][l] = x.mul_add(k[l], acc[r][l]);
+                }
+            }
+        }
+        for r in 0..R {
+            out[r * lanes + base..][..W].copy_from_slice(&acc[r]);
+        }
     }
 }
 

@@ -161,3 +161,52 @@ fn a_query_is_bit_identical_alone_and_among_hidden_keys_and_other_rows() {
         "the row's attention changed with padding and batch"
     );
 }
+
+#[test]
+fn a_query_is_bit_identical_alone_and_among_the_queries_of_a_causal_prefill() {
+    // One head: alone, a query is scored in a block of one; in a prefill of 13 causal
+    // queries it shares blocks of four with its neighbours, which see other keys.
+    let (t, hd) = (13, 64);
+    let (q, k, v) = (values(t * hd, 10), values(t * hd, 11), values(t * hd, 12));
+    let shape = |queries, keys| AttentionShape {
+        batch: 1,
+        heads: 1,
+        kv_heads: 1,
+        queries,
+        keys,
+        head_dim: hd,
+    };
+    let mask: Vec<f32> = (0..t * t)
+        .map(|n| {
+            if n % t <= n / t {
+                0.0
+            } else {
+                f32::NEG_INFINITY
+            }
+        })
+        .collect();
+    let causal = Mask {
+        values: &mask,
+        per_row: false,
+    };
+    let prefill = attention(&q, &k, &v, Some(causal), shape(t, t), 0.125, None);
+    for i in [0, 5, 7, 12] {
+        let (keys, q) = (i + 1, &q[i * hd..][..hd]);
+        let alone = attention(
+            q,
+            &k[..keys * hd],
+            &v[..keys * hd],
+            None,
+            shape(1, keys),
+            0.125,
+            None,
+        );
+        assert!(
+            prefill[i * hd..][..hd]
+                .iter()
+                .zip(&alone)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "query {i} differs alone and in the prefill"
+        );
+    }
+}
