@@ -23,8 +23,9 @@ impl HostMask {
     }
 }
 
-/// `softmax(scale·q·kᵀ + mask)·v` for `q` (batch, heads, queries, head_dim) and `k`, `v`
-/// (batch, kv_heads, keys, head_dim), giving (batch, queries, heads·head_dim).
+/// `softmax(scale·q·kᵀ + mask)·v` for `q` (batch, heads, queries, head_dim), the keys
+/// transposed `kt` (batch, kv_heads, head_dim, keys) and `v` (batch, kv_heads, keys,
+/// head_dim), giving (batch, queries, heads·head_dim).
 pub(crate) struct CpuAttention<'a> {
     pub shape: AttentionShape,
     pub mask: Option<&'a HostMask>,
@@ -41,18 +42,18 @@ impl CustomOp3 for CpuAttention<'_> {
         &self,
         q: &CpuStorage,
         lq: &Layout,
-        k: &CpuStorage,
-        lk: &Layout,
+        kt: &CpuStorage,
+        lkt: &Layout,
         v: &CpuStorage,
         lv: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (q, k, v) = (f32s(q, lq)?, f32s(k, lk)?, f32s(v, lv)?);
+        let (q, kt, v) = (f32s(q, lq)?, f32s(kt, lkt)?, f32s(v, lv)?);
         let s = self.shape;
         let mask = self.mask.map(|m| Mask {
             values: &m.values,
             per_row: m.per_row,
         });
-        let out = attention(q, k, v, mask, s, self.scale, self.softcap);
+        let out = attention(q, kt, v, mask, s, self.scale, self.softcap);
         Ok((
             CpuStorage::F32(out),
             Shape::from((s.batch, s.queries, s.heads * s.head_dim)),

@@ -101,12 +101,12 @@ impl Decoder {
             q = rope.apply(&q, offset, positions)?;
             k = rope.apply(&k, offset, positions)?;
         }
-        let k = k.contiguous()?;
-        let (k, v) = match prefix {
-            Some(p) => p.extend(&k, &v, b)?,
-            None => (k, v),
+        let kt = k.transpose(2, 3)?.contiguous()?;
+        let (kt, v) = match prefix {
+            Some(p) => p.extend(&kt, &v, b)?,
+            None => (kt, v),
         };
-        let len = k.dim(2)?;
+        let len = v.dim(2)?;
         if self.host_attention() {
             let op = CpuAttention {
                 shape: AttentionShape {
@@ -121,14 +121,14 @@ impl Decoder {
                 scale: self.cfg.attn_scale as f32,
                 softcap: self.cfg.attn_softcap.map(|c| c as f32),
             };
-            let out = q.contiguous()?.apply_op3_no_bwd(&k, &v, &op)?;
-            return Ok((a.o.forward(&out)?, LayerCache { k, v }));
+            let out = q.contiguous()?.apply_op3_no_bwd(&kt, &v, &op)?;
+            return Ok((a.o.forward(&out)?, LayerCache { kt, v }));
         }
         // Grouped-query attention without copying K/V: the `rep` query heads that share one
         // KV head are stacked along the time axis.
         let rep = h / kvh;
         let q = q.contiguous()?.reshape((b, kvh, rep * t, hd))?;
-        let mut scores = (q.matmul(&k.t()?)? * self.cfg.attn_scale)?
+        let mut scores = (q.matmul(&kt)? * self.cfg.attn_scale)?
             .to_dtype(DType::F32)?
             .reshape((b, h, t, len))?;
         if let Some(cap) = self.cfg.attn_softcap {
@@ -145,7 +145,7 @@ impl Decoder {
             .reshape((b, h, t, hd))?
             .transpose(1, 2)?
             .reshape((b, t, h * hd))?;
-        Ok((a.o.forward(&out)?, LayerCache { k, v }))
+        Ok((a.o.forward(&out)?, LayerCache { kt, v }))
     }
 
     /// Whether attention runs in candor's kernel, whose rows do not depend on the batch: on

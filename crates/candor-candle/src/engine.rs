@@ -252,7 +252,7 @@ impl CandleModel {
             None => self.model.forward(&tokens, None, None)?,
             Some(cache) => {
                 let cached = cache.len();
-                let per_group = cache.layers[0].k.dim(0)? > 1;
+                let per_group = cache.layers[0].kt.dim(0)? > 1;
                 let cache = if per_group {
                     let idx: Vec<u32> = rows.iter().map(|r| r.group as u32).collect();
                     cache.select_rows(&Tensor::new(idx.as_slice(), &self.device)?)?

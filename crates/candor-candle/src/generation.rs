@@ -177,27 +177,29 @@ fn pad_caches(caches: &[KvCache]) -> Result<Option<KvCache>> {
         return Ok(None);
     };
     let len = caches.iter().map(KvCache::len).max().unwrap_or(0);
-    let pad = |t: &Tensor| -> Result<Tensor> {
-        let (b, h, l, d) = t.dims4()?;
+    // Pads the length axis, `axis`, of a batch-1 tensor to `len`.
+    let pad = |t: &Tensor, axis: usize| -> Result<Tensor> {
+        let l = t.dim(axis)?;
         if l == len {
             return Ok(t.clone());
         }
-        let zeros = Tensor::zeros((b, h, len - l, d), t.dtype(), t.device())?;
-        Ok(Tensor::cat(&[t, &zeros], 2)?)
+        let mut dims = t.dims().to_vec();
+        dims[axis] = len - l;
+        let zeros = Tensor::zeros(dims, t.dtype(), t.device())?;
+        Ok(Tensor::cat(&[t, &zeros], axis)?)
     };
     let layers = (0..first.layers.len())
         .map(|i| -> Result<LayerCache> {
-            let ks = caches
-                .iter()
-                .map(|c| pad(&c.layers[i].k))
-                .collect::<Result<Vec<_>>>()?;
-            let vs = caches
-                .iter()
-                .map(|c| pad(&c.layers[i].v))
-                .collect::<Result<Vec<_>>>()?;
+            let stack = |part: &dyn Fn(&LayerCache) -> &Tensor, axis| -> Result<Tensor> {
+                let padded = caches
+                    .iter()
+                    .map(|c| pad(part(&c.layers[i]), axis))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Tensor::cat(&padded, 0)?)
+            };
             Ok(LayerCache {
-                k: Tensor::cat(&ks, 0)?,
-                v: Tensor::cat(&vs, 0)?,
+                kt: stack(&|l| &l.kt, 3)?,
+                v: stack(&|l| &l.v, 2)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;

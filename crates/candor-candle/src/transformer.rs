@@ -103,30 +103,33 @@ impl RowLayout {
     }
 }
 
-/// Keys and values of one layer, `(batch, kv_heads, len, head_dim)`.
+/// Keys and values of one layer: the keys transposed, `kt` `(batch, kv_heads, head_dim, len)`
+/// (as attention reads them, so no step transposes the whole cache again), the values
+/// `(batch, kv_heads, len, head_dim)`.
 #[derive(Clone, Debug)]
 pub struct LayerCache {
-    pub k: Tensor,
+    pub kt: Tensor,
     pub v: Tensor,
 }
 
 impl LayerCache {
     pub fn len(&self) -> usize {
-        self.k.dim(2).unwrap_or(0)
+        self.v.dim(2).unwrap_or(0)
     }
 
-    /// Append new keys and values of `batch` rows. A batch-1 cache is shared by all rows.
-    pub fn extend(&self, k: &Tensor, v: &Tensor, batch: usize) -> Result<(Tensor, Tensor)> {
+    /// Append new (transposed) keys and values of `batch` rows. A batch-1 cache is shared by
+    /// all rows.
+    pub fn extend(&self, kt: &Tensor, v: &Tensor, batch: usize) -> Result<(Tensor, Tensor)> {
         let widen = |t: &Tensor| -> Result<Tensor> {
             if t.dim(0)? == batch {
                 Ok(t.clone())
             } else {
-                let (_, h, l, d) = t.dims4()?;
-                Ok(t.broadcast_as((batch, h, l, d))?.contiguous()?)
+                let (_, h, a, b) = t.dims4()?;
+                Ok(t.broadcast_as((batch, h, a, b))?.contiguous()?)
             }
         };
         Ok((
-            Tensor::cat(&[&widen(&self.k)?, k], 2)?,
+            Tensor::cat(&[&widen(&self.kt)?, kt], 3)?,
             Tensor::cat(&[&widen(&self.v)?, v], 2)?,
         ))
     }
@@ -146,7 +149,7 @@ impl KvCache {
             .iter()
             .map(|l| {
                 Ok(LayerCache {
-                    k: l.k.index_select(rows, 0)?,
+                    kt: l.kt.index_select(rows, 0)?,
                     v: l.v.index_select(rows, 0)?,
                 })
             })
@@ -161,7 +164,7 @@ impl KvCache {
             .iter()
             .map(|l| {
                 Ok(LayerCache {
-                    k: l.k.narrow(2, 0, len)?,
+                    kt: l.kt.narrow(3, 0, len)?.contiguous()?,
                     v: l.v.narrow(2, 0, len)?,
                 })
             })

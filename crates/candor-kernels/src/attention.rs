@@ -9,8 +9,9 @@ use std::cell::RefCell;
 use crate::activation::round_half_even;
 use crate::pool::{self, Shared};
 
-/// Shapes of one attention call. `q`: (batch, heads, queries, head_dim); `k` and `v`:
-/// (batch, kv_heads, keys, head_dim), each of `heads / kv_heads` query heads sharing one.
+/// Shapes of one attention call. `q`: (batch, heads, queries, head_dim); the keys transposed,
+/// `kt`: (batch, kv_heads, head_dim, keys); `v`: (batch, kv_heads, keys, head_dim); each of
+/// `heads / kv_heads` query heads sharing one KV head.
 #[derive(Clone, Copy, Debug)]
 pub struct AttentionShape {
     pub batch: usize,
@@ -32,9 +33,12 @@ pub struct Mask<'a> {
 
 /// Softmax(`scale`·q·kᵀ (soft-capped: `cap·tanh(s/cap)`) + mask)·v, as (batch, queries,
 /// heads, head_dim). Without a mask every key is visible. A query that sees no key gets zeros.
+///
+/// The keys come transposed (a KV cache keeps them so), so that a step of the scores reads
+/// consecutive keys of one dimension.
 pub fn attention(
     q: &[f32],
-    k: &[f32],
+    kt: &[f32],
     v: &[f32],
     mask: Option<Mask>,
     shape: AttentionShape,
@@ -54,19 +58,6 @@ pub fn attention(
         return out;
     }
     let rep = heads / kv_heads.max(1);
-    // Keys transposed, (batch, kv_heads, head_dim, lanes): a step scores `KEY_STEP` keys.
-    let lanes = keys.div_ceil(KEY_STEP) * KEY_STEP;
-    let mut kt = vec![0f32; batch * kv_heads * hd * lanes];
-    let transposed = Shared::new(&mut kt);
-    pool::run(batch * kv_heads, |p| {
-        // SAFETY: task p alone writes the keys of (batch, kv head) pair p.
-        let kt = unsafe { transposed.part(p * hd * lanes, hd * lanes) };
-        for (j, key) in k[p * keys * hd..][..keys * hd].chunks_exact(hd).enumerate() {
-            for (d, &x) in key.iter().enumerate() {
-                kt[d * lanes + j] = x;
-            }
-        }
-    });
     let simd = simd_supported();
     let query = Query { hd, scale, softcap };
     // Tasks: (batch row, KV head, chunk of queries). A task's rows are the queries of the
@@ -78,7 +69,7 @@ pub fn attention(
     pool::run(batch * kv_heads * chunks, |t| {
         let (b, g, c) = (t / (kv_heads * chunks), t / chunks % kv_heads, t % chunks);
         let kv = b * kv_heads + g;
-        let kt = &kt[kv * hd * lanes..][..hd * lanes];
+        let kt = &kt[kv * hd * keys..][..hd * keys];
         let v = &v[kv * keys * hd..][..keys * hd];
         let first = c * QUERIES_PER_TASK;
         let len = QUERIES_PER_TASK.min(queries - first);
@@ -141,6 +132,8 @@ thread_local! {
 #[derive(Default)]
 struct Scratch {
     scores: Vec<f32>,
+    /// The last keys that do not fill a step, zero-padded to one.
+    tail: Vec<f32>,
     visible: Vec<usize>,
     weights: Vec<f32>,
 }
@@ -183,21 +176,21 @@ impl Query {
     /// row alone takes its visible keys in key order.
     #[inline(always)]
     fn block(&self, rows: &mut [Row], kt: &[f32], v: &[f32], scratch: &mut Scratch) {
-        let lanes = kt.len() / self.hd;
+        let keys = kt.len() / self.hd;
         let seen = rows.iter().map(|r| r.seen).max().unwrap_or(0);
-        let steps = seen.div_ceil(KEY_STEP);
         let mut scores = std::mem::take(&mut scratch.scores);
         scores.clear();
-        scores.resize(rows.len() * lanes, 0.0);
+        scores.resize(rows.len() * keys, 0.0);
         let q = |r: usize| rows[r].q;
+        let tail = &mut scratch.tail;
         match rows.len() {
-            1 => scores_of::<1, KEY_STEP>([q(0)], kt, steps, &mut scores),
-            2 => scores_of::<2, HALF_STEP>([q(0), q(1)], kt, steps, &mut scores),
-            3 => scores_of::<3, HALF_STEP>([q(0), q(1), q(2)], kt, steps, &mut scores),
-            _ => scores_of::<4, HALF_STEP>([q(0), q(1), q(2), q(3)], kt, steps, &mut scores),
+            1 => scores_of::<1, KEY_STEP>([q(0)], kt, seen, tail, &mut scores),
+            2 => scores_of::<2, HALF_STEP>([q(0), q(1)], kt, seen, tail, &mut scores),
+            3 => scores_of::<3, HALF_STEP>([q(0), q(1), q(2)], kt, seen, tail, &mut scores),
+            _ => scores_of::<4, HALF_STEP>([q(0), q(1), q(2), q(3)], kt, seen, tail, &mut scores),
         }
         for (r, row) in rows.iter_mut().enumerate() {
-            self.finish(row, &scores[r * lanes..][..lanes], v, scratch);
+            self.finish(row, &scores[r * keys..][..keys], v, scratch);
         }
         scratch.scores = scores;
     }
@@ -318,33 +311,60 @@ fn weighted<const W: usize>(
 /// Half a step: with several rows in a block, two registers of sums per row are enough.
 const HALF_STEP: usize = KEY_STEP / 2;
 
-/// The scores of `R` rows against the first `steps · KEY_STEP` keys, `W` keys at a time:
-/// `out[r · lanes + j] = Σ_d q_r[d] · k_j[d]`, each sum a chain of multiply-adds in order of
-/// `d`, the same whatever `R` and `W` are.
+/// The scores of `R` rows against the first `seen` keys, `W` keys at a time:
+/// `out[r · keys + j] = Σ_d q_r[d] · k_j[d]`, each sum a chain of multiply-adds in order of
+/// `d`, the same whatever `R` and `W` are. The keys after the last whole step are copied,
+/// zero-padded, into `tail` and scored as one more step.
 #[inline(always)]
 fn scores_of<const R: usize, const W: usize>(
     q: [&[f32]; R],
     kt: &[f32],
-    steps: usize,
+    seen: usize,
+    tail: &mut Vec<f32>,
     out: &mut [f32],
 ) {
     let hd = q[0].len();
-    let lanes = kt.len() / hd;
-    for base in (0..steps * KEY_STEP).step_by(W) {
-        let mut acc = [[0f32; W]; R];
-        for d in 0..hd {
-            let k = &kt[d * lanes + base..][..W];
-            for r in 0..R {
-                let x = q[r][d];
-                for l in 0..W {
-                    acc[r][l] = x.mul_add(k[l], acc[r][l]);
-                }
-            }
-        }
+    let keys = kt.len() / hd;
+    let whole = seen / W * W;
+    for base in (0..whole).step_by(W) {
+        let acc = step::<R, W>(q, kt, keys, base);
         for r in 0..R {
-            out[r * lanes + base..][..W].copy_from_slice(&acc[r]);
+            out[r * keys + base..][..W].copy_from_slice(&acc[r]);
         }
     }
+    let rest = seen - whole;
+    if rest > 0 {
+        tail.clear();
+        tail.resize(hd * W, 0.0);
+        for d in 0..hd {
+            tail[d * W..][..rest].copy_from_slice(&kt[d * keys + whole..][..rest]);
+        }
+        let acc = step::<R, W>(q, tail, W, 0);
+        for r in 0..R {
+            out[r * keys + whole..][..rest].copy_from_slice(&acc[r][..rest]);
+        }
+    }
+}
+
+/// One step: the scores of `R` rows against keys `base..base + W` of `kt`, rows of `stride`.
+#[inline(always)]
+fn step<const R: usize, const W: usize>(
+    q: [&[f32]; R],
+    kt: &[f32],
+    stride: usize,
+    base: usize,
+) -> [[f32; W]; R] {
+    let mut acc = [[0f32; W]; R];
+    for (d, k) in kt.chunks_exact(stride).enumerate() {
+        let k = &k[base..][..W];
+        for r in 0..R {
+            let x = q[r][d];
+            for l in 0..W {
+                acc[r][l] = x.mul_add(k[l], acc[r][l]);
+            }
+        }
+    }
+    acc
 }
 
 /// `eˣ` of eight values, within 2 ulp for x ≥ −87 (0 below, and for −∞): `x = n·ln 2 + r`

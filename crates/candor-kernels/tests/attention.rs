@@ -15,6 +15,19 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// Keys (groups, keys, hd) as the kernel takes them: (groups, hd, keys).
+fn transposed(k: &[f32], keys: usize, hd: usize) -> Vec<f32> {
+    let mut kt = vec![0f32; k.len()];
+    for (g, k) in k.chunks_exact(keys * hd).enumerate() {
+        for (j, key) in k.chunks_exact(hd).enumerate() {
+            for (d, &x) in key.iter().enumerate() {
+                kt[(g * hd + d) * keys + j] = x;
+            }
+        }
+    }
+    kt
+}
+
 /// Softmax attention in f64 for one query over the visible keys of one head.
 fn naive(q: &[f32], keys: &[&[f32]], vals: &[&[f32]], scale: f32) -> Vec<f64> {
     let s: Vec<f64> = keys
@@ -64,7 +77,8 @@ fn causal_attention_matches_an_f64_softmax() {
         values: &mask,
         per_row: false,
     };
-    let out = attention(&q, &k, &v, Some(mask), shape, 0.125, None);
+    let kt = transposed(&k, t, hd);
+    let out = attention(&q, &kt, &v, Some(mask), shape, 0.125, None);
     for i in 0..t {
         for h in 0..heads {
             let g = h / (heads / kv_heads);
@@ -94,7 +108,7 @@ fn a_query_is_bit_identical_alone_and_among_hidden_keys_and_other_rows() {
     );
     let alone = attention(
         &q,
-        &k,
+        &transposed(&k, own, hd),
         &v,
         None,
         AttentionShape {
@@ -136,7 +150,7 @@ fn a_query_is_bit_identical_alone_and_among_hidden_keys_and_other_rows() {
     }
     let batched = attention(
         &qb,
-        &kb,
+        &transposed(&kb, slots, hd),
         &vb,
         Some(Mask {
             values: &mask,
@@ -164,9 +178,10 @@ fn a_query_is_bit_identical_alone_and_among_hidden_keys_and_other_rows() {
 
 #[test]
 fn a_query_is_bit_identical_alone_and_among_the_queries_of_a_causal_prefill() {
-    // One head: alone, a query is scored in a block of one; in a prefill of 13 causal
-    // queries it shares blocks of four with its neighbours, which see other keys.
-    let (t, hd) = (13, 64);
+    // One head: alone, a query is scored in a block of one; in a prefill of 45 causal
+    // queries it shares blocks of four with its neighbours, which see other keys (45: whole
+    // steps of keys and a tail, for every block size).
+    let (t, hd) = (45, 64);
     let (q, k, v) = (values(t * hd, 10), values(t * hd, 11), values(t * hd, 12));
     let shape = |queries, keys| AttentionShape {
         batch: 1,
@@ -189,12 +204,20 @@ fn a_query_is_bit_identical_alone_and_among_the_queries_of_a_causal_prefill() {
         values: &mask,
         per_row: false,
     };
-    let prefill = attention(&q, &k, &v, Some(causal), shape(t, t), 0.125, None);
-    for i in [0, 5, 7, 12] {
+    let prefill = attention(
+        &q,
+        &transposed(&k, t, hd),
+        &v,
+        Some(causal),
+        shape(t, t),
+        0.125,
+        None,
+    );
+    for i in [0, 5, 7, 31, 32, 44] {
         let (keys, q) = (i + 1, &q[i * hd..][..hd]);
         let alone = attention(
             q,
-            &k[..keys * hd],
+            &transposed(&k[..keys * hd], keys, hd),
             &v[..keys * hd],
             None,
             shape(1, keys),
