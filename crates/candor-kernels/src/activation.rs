@@ -42,42 +42,27 @@ impl QuantizedRows {
         };
         let (values, scales) = (Shared::new(&mut out.values), Shared::new(&mut out.scales));
         let (sums, half_sums) = (Shared::new(&mut out.sums), Shared::new(&mut out.half_sums));
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = is_x86_feature_detected!("avx2");
         let task = |t: usize| {
             let first = t * BLOCKS_PER_TASK;
             let count = BLOCKS_PER_TASK.min(n - first);
             // SAFETY: task t alone writes blocks [first, first + count).
-            let (values, scales, sums, half_sums) = unsafe {
-                (
-                    values.part(first * BLOCK, count * BLOCK),
-                    scales.part(first, count),
-                    sums.part(first, count),
-                    half_sums.part(2 * first, 2 * count),
-                )
+            let blocks = unsafe {
+                Blocks {
+                    values: values.part(first * BLOCK, count * BLOCK),
+                    scales: scales.part(first, count),
+                    sums: sums.part(first, count),
+                    half_sums: half_sums.part(2 * first, 2 * count),
+                }
             };
             let x = &x[first * BLOCK..][..count * BLOCK];
-            for (b, (block, values)) in x
-                .chunks_exact(BLOCK)
-                .zip(values.chunks_exact_mut(BLOCK))
-                .enumerate()
-            {
-                let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
-                let s = amax / 127.0;
-                let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
-                for (a, &v) in values.iter_mut().zip(block) {
-                    *a = round_half_even(v * inv) as i8;
-                }
-                let half = |h: usize| {
-                    values[16 * h..][..16]
-                        .iter()
-                        .map(|&a| a as i32)
-                        .sum::<i32>()
-                };
-                let halves = [half(0), half(1)];
-                scales[b] = s;
-                sums[b] = s * (halves[0] + halves[1]) as f32;
-                half_sums[2 * b] = s * halves[0] as f32;
-                half_sums[2 * b + 1] = s * halves[1] as f32;
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: `avx2` says the CPU has AVX2.
+                return unsafe { blocks.quantize_avx2(x) };
             }
+            blocks.quantize(x);
         };
         pool::run(n.div_ceil(BLOCKS_PER_TASK), task);
         Ok(out)
@@ -90,6 +75,56 @@ impl QuantizedRows {
             scales: &self.scales[i * n..][..n],
             sums: &self.sums[i * n..][..n],
             half_sums: &self.half_sums[i * 2 * n..][..2 * n],
+        }
+    }
+}
+
+/// Where a run of blocks is quantized to.
+struct Blocks<'a> {
+    values: &'a mut [i8],
+    scales: &'a mut [f32],
+    sums: &'a mut [f32],
+    half_sums: &'a mut [f32],
+}
+
+impl Blocks<'_> {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn quantize_avx2(self, x: &[f32]) {
+        self.quantize(x)
+    }
+
+    /// Quantizes `x`, one block of 32 per scale. Written lane by lane so that it vectorises;
+    /// `a = round_half_even(x / s)` is read off the bits of `x / s + 1.5·2²³` (exact for
+    /// |x / s| ≤ 127).
+    #[inline(always)]
+    fn quantize(self, x: &[f32]) {
+        const SHIFT: f32 = 12_582_912.0;
+        let shift = SHIFT.to_bits() as i32;
+        for (b, (block, values)) in x
+            .chunks_exact(BLOCK)
+            .zip(self.values.chunks_exact_mut(BLOCK))
+            .enumerate()
+        {
+            let mut amax = 0f32;
+            for &v in block {
+                let a = v.abs();
+                amax = if a > amax { a } else { amax };
+            }
+            let s = amax / 127.0;
+            let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
+            let mut a = [0i32; BLOCK];
+            for (a, &v) in a.iter_mut().zip(block) {
+                *a = ((v * inv + SHIFT).to_bits() as i32 - shift).clamp(-127, 127);
+            }
+            for (q, &a) in values.iter_mut().zip(&a) {
+                *q = a as i8;
+            }
+            let halves = [a[..16].iter().sum::<i32>(), a[16..].iter().sum::<i32>()];
+            self.scales[b] = s;
+            self.sums[b] = s * (halves[0] + halves[1]) as f32;
+            self.half_sums[2 * b] = s * halves[0] as f32;
+            self.half_sums[2 * b + 1] = s * halves[1] as f32;
         }
     }
 }
@@ -131,6 +166,39 @@ mod tests {
         for i in -2540..=2540 {
             let y = i as f32 / 20.0;
             assert_eq!(super::round_half_even(y), y.round_ties_even(), "{y}");
+        }
+    }
+
+    #[test]
+    fn each_block_is_its_values_over_its_scale_rounded_half_to_even() {
+        // 3 rows of 1536 (more blocks than one task takes), halves on exact .5 steps, a zero
+        // block.
+        let cols = 1536;
+        let x: Vec<f32> = (0..3 * cols)
+            .map(|i| match i {
+                0..=31 => 0.0,
+                _ if i % 7 == 0 => (i % 255) as f32 - 127.0,
+                _ => ((i * 37 % 101) as f32 - 50.0) * 0.37 + (i % 5) as f32 * 0.5,
+            })
+            .collect();
+        let q = super::QuantizedRows::new(&x, cols).unwrap();
+        for (b, block) in x.chunks_exact(super::BLOCK).enumerate() {
+            let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let s = amax / 127.0;
+            let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
+            let want: Vec<i8> = block
+                .iter()
+                .map(|v| (v * inv).round_ties_even() as i8)
+                .collect();
+            assert_eq!(&q.values[b * 32..][..32], &want[..], "block {b}");
+            assert_eq!(q.scales[b], s, "block {b}");
+            let sum = |r: std::ops::Range<usize>| want[r].iter().map(|&a| a as i32).sum::<i32>();
+            assert_eq!(
+                q.sums[b],
+                s * (sum(0..16) + sum(16..32)) as f32,
+                "block {b}"
+            );
+            assert_eq!(q.half_sums[2 * b + 1], s * sum(16..32) as f32, "block {b}");
         }
     }
 }
