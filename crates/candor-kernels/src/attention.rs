@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 
 use crate::activation::round_half_even;
+use crate::kernel::{kernel, Kernel};
 use crate::pool::{self, Shared};
 
 /// Shapes of one attention call. `q`: (batch, heads, queries, head_dim); the keys transposed,
@@ -45,6 +46,22 @@ pub fn attention(
     scale: f32,
     softcap: Option<f32>,
 ) -> Vec<f32> {
+    attention_with(kernel(), q, kt, v, mask, shape, scale, softcap)
+}
+
+/// [`attention()`] in the registers of a given kernel's instruction set (AVX-512, AVX2 or
+/// portable code), which all give the same bits.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_with(
+    kernel: Kernel,
+    q: &[f32],
+    kt: &[f32],
+    v: &[f32],
+    mask: Option<Mask>,
+    shape: AttentionShape,
+    scale: f32,
+    softcap: Option<f32>,
+) -> Vec<f32> {
     let AttentionShape {
         batch,
         heads,
@@ -58,8 +75,8 @@ pub fn attention(
         return out;
     }
     let rep = heads / kv_heads.max(1);
-    let simd = simd_supported();
     let query = Query { hd, scale, softcap };
+    let runs = kernel.runs_here();
     // Tasks: (batch row, KV head, chunk of queries). A task's rows are the queries of the
     // heads that share its KV head, scored a block at a time, so that each key loaded serves
     // several rows: consecutive queries of one head in prefill, the heads of one query in
@@ -91,13 +108,16 @@ pub fn attention(
             let all = rep * len;
             for start in (0..all).step_by(BLOCK_ROWS) {
                 let mut rows: Vec<Row> = (start..(start + BLOCK_ROWS).min(all)).map(row).collect();
-                #[cfg(target_arch = "x86_64")]
-                if simd {
-                    // SAFETY: `simd` says the CPU has AVX2 and FMA.
-                    unsafe { query.block_avx2(&mut rows, kt, v, scratch) };
-                    continue;
+                match kernel {
+                    // SAFETY: `runs_here` said the CPU has what the kernel needs.
+                    #[cfg(target_arch = "x86_64")]
+                    Kernel::Avx512Vnni if runs => unsafe {
+                        query.block_avx512(&mut rows, kt, v, scratch)
+                    },
+                    #[cfg(target_arch = "x86_64")]
+                    Kernel::Avx2 if runs => unsafe { query.block_avx2(&mut rows, kt, v, scratch) },
+                    _ => query.block::<KEY_STEP, HALF_STEP, KEY_STEP>(&mut rows, kt, v, scratch),
                 }
-                query.block(&mut rows, kt, v, scratch);
             }
         })
     });
@@ -113,15 +133,6 @@ const KEY_STEP: usize = 4 * LANES;
 const BLOCK_ROWS: usize = 4;
 /// Queries of a head per parallel task.
 const QUERIES_PER_TASK: usize = 16;
-
-fn simd_supported() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
-}
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::default();
@@ -168,14 +179,29 @@ impl Query {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn block_avx2(&self, rows: &mut [Row], kt: &[f32], v: &[f32], scratch: &mut Scratch) {
-        self.block(rows, kt, v, scratch)
+        self.block::<KEY_STEP, HALF_STEP, KEY_STEP>(rows, kt, v, scratch)
     }
 
-    /// Up to `BLOCK_ROWS` rows that share their keys and values. Each key's score is its own
-    /// lane's sum over the head dimension in order, whichever rows share the block; then each
+    /// With registers of sixteen lanes, every width doubles.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn block_avx512(&self, rows: &mut [Row], kt: &[f32], v: &[f32], scratch: &mut Scratch) {
+        self.block::<{ 2 * KEY_STEP }, KEY_STEP, { 2 * KEY_STEP }>(rows, kt, v, scratch)
+    }
+
+    /// Up to `BLOCK_ROWS` rows that share their keys and values, their scores `ONE` keys at
+    /// a time for a single row, `MANY` for several, the weighted values `PV` outputs at a time
+    /// (four registers of sums). Each key's score is its own lane's sum over the head
+    /// dimension in order, whichever rows share the block and whatever the widths; then each
     /// row alone takes its visible keys in key order.
     #[inline(always)]
-    fn block(&self, rows: &mut [Row], kt: &[f32], v: &[f32], scratch: &mut Scratch) {
+    fn block<const ONE: usize, const MANY: usize, const PV: usize>(
+        &self,
+        rows: &mut [Row],
+        kt: &[f32],
+        v: &[f32],
+        scratch: &mut Scratch,
+    ) {
         let keys = kt.len() / self.hd;
         let seen = rows.iter().map(|r| r.seen).max().unwrap_or(0);
         let mut scores = std::mem::take(&mut scratch.scores);
@@ -184,13 +210,13 @@ impl Query {
         let q = |r: usize| rows[r].q;
         let tail = &mut scratch.tail;
         match rows.len() {
-            1 => scores_of::<1, KEY_STEP>([q(0)], kt, seen, tail, &mut scores),
-            2 => scores_of::<2, HALF_STEP>([q(0), q(1)], kt, seen, tail, &mut scores),
-            3 => scores_of::<3, HALF_STEP>([q(0), q(1), q(2)], kt, seen, tail, &mut scores),
-            _ => scores_of::<4, HALF_STEP>([q(0), q(1), q(2), q(3)], kt, seen, tail, &mut scores),
+            1 => scores_of::<1, ONE>([q(0)], kt, seen, tail, &mut scores),
+            2 => scores_of::<2, MANY>([q(0), q(1)], kt, seen, tail, &mut scores),
+            3 => scores_of::<3, MANY>([q(0), q(1), q(2)], kt, seen, tail, &mut scores),
+            _ => scores_of::<4, MANY>([q(0), q(1), q(2), q(3)], kt, seen, tail, &mut scores),
         }
         for (r, row) in rows.iter_mut().enumerate() {
-            self.finish(row, &scores[r * keys..][..keys], v, scratch);
+            self.finish::<PV>(row, &scores[r * keys..][..keys], v, scratch);
         }
         scratch.scores = scores;
     }
@@ -200,7 +226,13 @@ impl Query {
     /// their rank among the visible keys alone, so neither a key's position in the padded
     /// cache nor any hidden key changes a bit.
     #[inline(always)]
-    fn finish(&self, row: &mut Row, scores: &[f32], v: &[f32], scratch: &mut Scratch) {
+    fn finish<const PV: usize>(
+        &self,
+        row: &mut Row,
+        scores: &[f32],
+        v: &[f32],
+        scratch: &mut Scratch,
+    ) {
         let hd = self.hd;
         let (mask, seen, out) = (row.mask, row.seen, &mut *row.out);
         let Scratch {
@@ -256,18 +288,23 @@ impl Query {
         let mut c = 0;
         while c < hd {
             let width = match hd - c {
+                w if w >= PV => PV,
                 w if w >= KEY_STEP => KEY_STEP,
                 w if w >= LANES => LANES,
                 _ => 1,
             };
             let out = &mut out[c..][..width];
+            let at = |r: usize| first + r;
+            let gathered = |r: usize| visible[r];
             match (width, run) {
-                (KEY_STEP, true) => weighted::<KEY_STEP>(weights, |r| first + r, v, hd, c, out),
-                (KEY_STEP, false) => weighted::<KEY_STEP>(weights, |r| visible[r], v, hd, c, out),
-                (LANES, true) => weighted::<LANES>(weights, |r| first + r, v, hd, c, out),
-                (LANES, false) => weighted::<LANES>(weights, |r| visible[r], v, hd, c, out),
-                (_, true) => weighted::<1>(weights, |r| first + r, v, hd, c, out),
-                (_, false) => weighted::<1>(weights, |r| visible[r], v, hd, c, out),
+                (w, true) if w == PV => weighted::<PV>(weights, at, v, hd, c, out),
+                (w, false) if w == PV => weighted::<PV>(weights, gathered, v, hd, c, out),
+                (KEY_STEP, true) => weighted::<KEY_STEP>(weights, at, v, hd, c, out),
+                (KEY_STEP, false) => weighted::<KEY_STEP>(weights, gathered, v, hd, c, out),
+                (LANES, true) => weighted::<LANES>(weights, at, v, hd, c, out),
+                (LANES, false) => weighted::<LANES>(weights, gathered, v, hd, c, out),
+                (_, true) => weighted::<1>(weights, at, v, hd, c, out),
+                (_, false) => weighted::<1>(weights, gathered, v, hd, c, out),
             }
             c += width;
         }

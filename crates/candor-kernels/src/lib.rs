@@ -32,7 +32,7 @@ mod reference;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
-pub use attention::{attention, AttentionShape, Mask};
+pub use attention::{attention, attention_with, AttentionShape, Mask};
 pub use format::{Format, QuantMatrix};
 pub use kernel::{kernel, matmul_stacked, Kernel};
 

@@ -11,6 +11,8 @@ use crate::format::{QuantMatrix, BLOCK, PANEL, STEPS};
 
 pub(crate) fn supported() -> bool {
     is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx512vl")
         && is_x86_feature_detected!("avx512vnni")

@@ -1,7 +1,7 @@
 //! The attention kernel against a plain f64 softmax, and a query's bits alone vs with hidden
 //! keys around it (padding, another row's prefix) and other rows in its batch.
 
-use candor_kernels::{attention, AttentionShape, Mask};
+use candor_kernels::{attention, attention_with, AttentionShape, Kernel, Mask};
 
 fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -94,6 +94,18 @@ fn causal_attention_matches_an_f64_softmax() {
                 );
             }
         }
+    }
+    // Every instruction set this CPU runs gives the same bits (head_dim 40: a whole chunk of
+    // 32 and a tail).
+    for kernel in Kernel::available() {
+        let other = attention_with(kernel, &q, &kt, &v, Some(mask), shape, 0.125, None);
+        assert!(
+            other
+                .iter()
+                .zip(&out)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{kernel} differs"
+        );
     }
 }
 
