@@ -138,15 +138,30 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
 
-/// A thread's buffers: every key's score for each row of a block, then a row's visible keys'
-/// indices and weights.
+/// A thread's buffers: every key's score for each row of a block, and each row's visible
+/// keys and weights.
 #[derive(Default)]
 struct Scratch {
     scores: Vec<f32>,
     /// The last keys that do not fill a step, zero-padded to one.
     tail: Vec<f32>,
+    rows: [RowScratch; BLOCK_ROWS],
+}
+
+#[derive(Default)]
+struct RowScratch {
     visible: Vec<usize>,
     weights: Vec<f32>,
+}
+
+/// A row's visible keys, `first..first + n` when they are one `run` (else listed), and the
+/// sum of their weights.
+#[derive(Clone, Copy)]
+struct Softmax {
+    first: usize,
+    run: bool,
+    n: usize,
+    sum: f32,
 }
 
 /// One query row: its values, its mask row, and where its result goes.
@@ -215,29 +230,53 @@ impl Query {
             3 => scores_of::<3, MANY>([q(0), q(1), q(2)], kt, seen, tail, &mut scores),
             _ => scores_of::<4, MANY>([q(0), q(1), q(2), q(3)], kt, seen, tail, &mut scores),
         }
-        for (r, row) in rows.iter_mut().enumerate() {
-            self.finish::<PV>(row, &scores[r * keys..][..keys], v, scratch);
+        let mut soft = [None; BLOCK_ROWS];
+        for (r, row) in rows.iter().enumerate() {
+            soft[r] = self.softmax(row, &scores[r * keys..][..keys], &mut scratch.rows[r]);
         }
         scratch.scores = scores;
+        let soft = &soft[..rows.len()];
+        // Rows whose visible keys are one run from the same key (the queries of a causal
+        // prefill, the heads of one query) share each value row loaded, for the keys they all
+        // see; each row's sums are still its own chains in rank order.
+        let shared = match soft.first() {
+            Some(Some(s0))
+                if rows.len() > 1
+                    && soft
+                        .iter()
+                        .all(|s| s.is_some_and(|s| s.run && s.first == s0.first)) =>
+            {
+                soft.iter().flatten().map(|s| s.n).min()
+            }
+            _ => None,
+        };
+        let mut c = 0;
+        while c < self.hd {
+            let width = match self.hd - c {
+                w if w >= PV => PV,
+                w if w >= KEY_STEP => KEY_STEP,
+                w if w >= LANES => LANES,
+                _ => 1,
+            };
+            match width {
+                w if w == PV => self.values::<PV>(rows, soft, shared, v, c, &scratch.rows),
+                KEY_STEP => self.values::<KEY_STEP>(rows, soft, None, v, c, &scratch.rows),
+                LANES => self.values::<LANES>(rows, soft, None, v, c, &scratch.rows),
+                _ => self.values::<1>(rows, soft, None, v, c, &scratch.rows),
+            }
+            c += width;
+        }
     }
 
-    /// A row's softmax over its visible keys and their weighted values. The visible keys are
-    /// taken in key order, and their softmax sum and the weighted values are accumulated by
-    /// their rank among the visible keys alone, so neither a key's position in the padded
-    /// cache nor any hidden key changes a bit.
+    /// A row's softmax over its visible keys: their unnormalised weights in `rs.weights` (and
+    /// the keys in `rs.visible` unless they are one run), `None` when it sees no key. The
+    /// visible keys are taken in key order, and the sum and the weighted values are
+    /// accumulated by their rank among the visible keys alone, so neither a key's position
+    /// in the padded cache nor any hidden key changes a bit.
     #[inline(always)]
-    fn finish<const PV: usize>(
-        &self,
-        row: &mut Row,
-        scores: &[f32],
-        v: &[f32],
-        scratch: &mut Scratch,
-    ) {
-        let hd = self.hd;
-        let (mask, seen, out) = (row.mask, row.seen, &mut *row.out);
-        let Scratch {
-            visible, weights, ..
-        } = scratch;
+    fn softmax(&self, row: &Row, scores: &[f32], rs: &mut RowScratch) -> Option<Softmax> {
+        let (mask, seen) = (row.mask, row.seen);
+        let RowScratch { visible, weights } = rs;
         // The visible keys: usually one run (a causal row after its prefix), taken as a
         // slice; otherwise (padding between a row's keys) gathered one by one. Both give the
         // same weights in the same order.
@@ -262,8 +301,7 @@ impl Query {
             }
         }
         if weights.is_empty() {
-            out.fill(0.0);
-            return;
+            return None;
         }
         let max = weights.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
         let n = weights.len();
@@ -282,34 +320,53 @@ impl Query {
         }
         let sum = ((sums[0] + sums[4]) + (sums[2] + sums[6]))
             + ((sums[1] + sums[5]) + (sums[3] + sums[7]));
-        // The weighted values, a register-sized chunk of the head dimension at a time (each
-        // output a sum over the visible keys in their order, however it is chunked).
-        let weights = &weights[..n];
-        let mut c = 0;
-        while c < hd {
-            let width = match hd - c {
-                w if w >= PV => PV,
-                w if w >= KEY_STEP => KEY_STEP,
-                w if w >= LANES => LANES,
-                _ => 1,
-            };
-            let out = &mut out[c..][..width];
-            let at = |r: usize| first + r;
-            let gathered = |r: usize| visible[r];
-            match (width, run) {
-                (w, true) if w == PV => weighted::<PV>(weights, at, v, hd, c, out),
-                (w, false) if w == PV => weighted::<PV>(weights, gathered, v, hd, c, out),
-                (KEY_STEP, true) => weighted::<KEY_STEP>(weights, at, v, hd, c, out),
-                (KEY_STEP, false) => weighted::<KEY_STEP>(weights, gathered, v, hd, c, out),
-                (LANES, true) => weighted::<LANES>(weights, at, v, hd, c, out),
-                (LANES, false) => weighted::<LANES>(weights, gathered, v, hd, c, out),
-                (_, true) => weighted::<1>(weights, at, v, hd, c, out),
-                (_, false) => weighted::<1>(weights, gathered, v, hd, c, out),
+        Some(Softmax { first, run, n, sum })
+    }
+
+    /// Outputs `c..c + W` of every row: `Σ_r weight_r · v[key_r][c..]` over the row's
+    /// visible keys in rank order, over the sum of the weights. The first `shared` ranks of
+    /// all rows go through the value rows together.
+    #[inline(always)]
+    fn values<const W: usize>(
+        &self,
+        rows: &mut [Row],
+        soft: &[Option<Softmax>],
+        shared: Option<usize>,
+        v: &[f32],
+        c: usize,
+        rs: &[RowScratch; BLOCK_ROWS],
+    ) {
+        let hd = self.hd;
+        let mut acc = [[0f32; W]; BLOCK_ROWS];
+        let start = match (shared, soft.first()) {
+            (Some(n), Some(Some(s))) => {
+                let w = |r: usize| &rs[r].weights[..n];
+                match rows.len() {
+                    2 => weighted_rows::<2, W>([w(0), w(1)], s.first, v, hd, c, &mut acc),
+                    3 => weighted_rows::<3, W>([w(0), w(1), w(2)], s.first, v, hd, c, &mut acc),
+                    _ => {
+                        weighted_rows::<4, W>([w(0), w(1), w(2), w(3)], s.first, v, hd, c, &mut acc)
+                    }
+                }
+                n
             }
-            c += width;
-        }
-        for o in out.iter_mut() {
-            *o /= sum;
+            _ => 0,
+        };
+        for (r, (row, s)) in rows.iter_mut().zip(soft).enumerate() {
+            let out = &mut row.out[c..][..W];
+            let Some(s) = s else {
+                out.fill(0.0);
+                continue;
+            };
+            let w = &rs[r].weights[..s.n];
+            if s.run {
+                weighted::<W>(w, start, |i| s.first + i, v, hd, c, &mut acc[r]);
+            } else {
+                weighted::<W>(w, start, |i| rs[r].visible[i], v, hd, c, &mut acc[r]);
+            }
+            for l in 0..W {
+                out[l] = acc[r][l] / s.sum;
+            }
         }
     }
 
@@ -324,25 +381,50 @@ impl Query {
     }
 }
 
-/// `out[l] = Σ_r weights[r] · v[key(r)][c + l]` for `W` outputs, each a chain of
-/// multiply-adds in order of `r`.
+/// `acc[l] += Σ_r weights[r] · v[key(r)][c + l]` over ranks `start..`, for `W` outputs, each a
+/// chain of multiply-adds in order of `r`.
 #[inline(always)]
 fn weighted<const W: usize>(
     weights: &[f32],
+    start: usize,
     key: impl Fn(usize) -> usize,
     v: &[f32],
     hd: usize,
     c: usize,
-    out: &mut [f32],
+    acc: &mut [f32; W],
 ) {
-    let mut acc = [0f32; W];
-    for (r, &p) in weights.iter().enumerate() {
+    let mut a = *acc;
+    for (r, &p) in weights.iter().enumerate().skip(start) {
         let x = &v[key(r) * hd + c..][..W];
         for l in 0..W {
-            acc[l] = p.mul_add(x[l], acc[l]);
+            a[l] = p.mul_add(x[l], a[l]);
         }
     }
-    out.copy_from_slice(&acc);
+    *acc = a;
+}
+
+/// The first ranks of `R` rows whose visible keys are all one run from key `first`: each
+/// value row loaded once for all of them, each row's chain as in [`weighted`].
+#[inline(always)]
+fn weighted_rows<const R: usize, const W: usize>(
+    weights: [&[f32]; R],
+    first: usize,
+    v: &[f32],
+    hd: usize,
+    c: usize,
+    acc: &mut [[f32; W]; BLOCK_ROWS],
+) {
+    let mut a = [[0f32; W]; R];
+    for i in 0..weights[0].len() {
+        let x = &v[(first + i) * hd + c..][..W];
+        for r in 0..R {
+            let p = weights[r][i];
+            for l in 0..W {
+                a[r][l] = p.mul_add(x[l], a[r][l]);
+            }
+        }
+    }
+    acc[..R].copy_from_slice(&a);
 }
 
 /// Half a step: with several rows in a block, two registers of sums per row are enough.
