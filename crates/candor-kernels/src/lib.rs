@@ -18,6 +18,9 @@
 //! once per process at run time: AVX-512 VNNI where the CPU has it, else AVX2 (with FMA and
 //! F16C), else the portable reference; `CANDOR_KERNELS=avx2` or `=reference` asks for one.
 //!
+//! [`DenseMatrix`] is the same for f32 weights: repacked into panels at load, each output a
+//! chain of multiply-adds in input order, so dense rows are batch-invariant too.
+//!
 //! [`attention()`] is the f32 attention around those products, batch-invariant in the same
 //! sense: a query's result depends only on the keys its mask shows, in their order.
 //!
@@ -29,6 +32,7 @@ mod activation;
 mod attention;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod dense;
 mod format;
 mod kernel;
 mod pool;
@@ -37,6 +41,7 @@ mod reference;
 mod vnni;
 
 pub use attention::{attention, attention_with, AttentionShape, Mask};
+pub use dense::{dense_stacked, dense_stacked_with, DenseMatrix};
 pub use format::{Format, QuantMatrix};
 pub use kernel::{kernel, matmul_stacked, Kernel};
 
@@ -64,6 +69,12 @@ pub enum KernelError {
         format: Format,
         row: usize,
         block: usize,
+    },
+    #[error("a dense {rows}×{cols} matrix takes {} values, not {len}", rows * cols)]
+    DenseLength {
+        rows: usize,
+        cols: usize,
+        len: usize,
     },
     #[error("this CPU cannot run the {0:?} kernel")]
     Unsupported(Kernel),
