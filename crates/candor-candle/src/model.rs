@@ -211,6 +211,7 @@ impl CandleModel {
                     opts.weights,
                     budget,
                     &opts.device,
+                    !opts.candle_kernels,
                 )?;
                 let info = (
                     store.parameter_count(),

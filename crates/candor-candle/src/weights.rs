@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Shape, Tensor, D};
-use candor_kernels::{Format, QuantMatrix};
+use candor_kernels::{DenseMatrix, Format, QuantMatrix};
 
 use crate::{Error, Result};
 
@@ -67,6 +67,8 @@ impl std::fmt::Display for WeightFormat {
 pub(crate) enum Linear {
     Kernel(Arc<QuantMatrix>, Option<Tensor>),
     Quantized(QMatMul, Option<Tensor>),
+    /// f32 weights on the CPU, multiplied by candor's dense kernel.
+    DenseKernel(Arc<DenseMatrix>, Option<Tensor>),
     Dense(Tensor, Option<Tensor>),
 }
 
@@ -102,9 +104,28 @@ fn kernels_take_all(content: &gguf_file::Content) -> bool {
         })
 }
 
-/// Quantized matrices multiplied by candor's kernels, as a candle op on f32 activations: one
-/// matrix, or several over the same input with their outputs side by side.
-struct KernelMatmul<'a>(Vec<&'a QuantMatrix>);
+/// Matrices multiplied by candor's kernels, as a candle op on f32 activations: one matrix, or
+/// several over the same input with their outputs side by side.
+enum KernelMatmul<'a> {
+    Quantized(Vec<&'a QuantMatrix>),
+    Dense(Vec<&'a DenseMatrix>),
+}
+
+impl KernelMatmul<'_> {
+    /// Inputs, and outputs of all the matrices together.
+    fn shape(&self) -> (usize, usize) {
+        match self {
+            KernelMatmul::Quantized(m) => (
+                m.first().map_or(0, |m| m.cols()),
+                m.iter().map(|m| m.rows()).sum(),
+            ),
+            KernelMatmul::Dense(m) => (
+                m.first().map_or(0, |m| m.cols()),
+                m.iter().map(|m| m.rows()).sum(),
+            ),
+        }
+    }
+}
 
 impl CustomOp1 for KernelMatmul<'_> {
     fn name(&self) -> &'static str {
@@ -117,13 +138,12 @@ impl CustomOp1 for KernelMatmul<'_> {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("candor's quantized matmul takes f32 activations")
+            candle_core::bail!("candor's matmul takes f32 activations")
         };
         let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("candor's quantized matmul takes contiguous activations")
+            candle_core::bail!("candor's matmul takes contiguous activations")
         };
-        let cols = self.0.first().map_or(0, |m| m.cols());
-        let rows: usize = self.0.iter().map(|m| m.rows()).sum();
+        let (cols, rows) = self.shape();
         let mut dims = layout.shape().dims().to_vec();
         match dims.last_mut() {
             Some(last) if *last == cols => *last = rows,
@@ -132,8 +152,12 @@ impl CustomOp1 for KernelMatmul<'_> {
                 layout.shape(),
             ),
         }
-        let y = candor_kernels::matmul_stacked(&self.0, &data[start..end])
-            .map_err(candle_core::Error::wrap)?;
+        let x = &data[start..end];
+        let y = match self {
+            KernelMatmul::Quantized(m) => candor_kernels::matmul_stacked(m, x),
+            KernelMatmul::Dense(m) => candor_kernels::dense_stacked(m, x),
+        }
+        .map_err(candle_core::Error::wrap)?;
         Ok((CpuStorage::F32(y), Shape::from(dims)))
     }
 }
@@ -142,7 +166,14 @@ impl Linear {
     /// `x`: (..., in) → (..., out).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (y, bias) = match self {
-            Linear::Kernel(w, b) => (x.contiguous()?.apply_op1_no_bwd(&KernelMatmul(vec![w]))?, b),
+            Linear::Kernel(w, b) => {
+                let op = KernelMatmul::Quantized(vec![w]);
+                (x.contiguous()?.apply_op1_no_bwd(&op)?, b)
+            }
+            Linear::DenseKernel(w, b) => {
+                let op = KernelMatmul::Dense(vec![w]);
+                (x.contiguous()?.apply_op1_no_bwd(&op)?, b)
+            }
             Linear::Quantized(w, b) => (w.forward(x)?, b),
             Linear::Dense(w, b) => {
                 let dims = x.dims().to_vec();
@@ -161,27 +192,39 @@ impl Linear {
     }
 
     /// Several layers over one input (a layer's queries, keys and values; gate and up): where
-    /// candor's kernels hold them all, one product quantizes the input once and shares one
-    /// parallel call (the same numbers as one by one); otherwise one by one.
+    /// candor's kernels hold them all in one kind, one product (quantizing the input once)
+    /// shares one parallel call and gives the same numbers as one by one; otherwise one by
+    /// one.
     pub fn forward_all<const N: usize>(layers: [&Linear; N], x: &Tensor) -> Result<[Tensor; N]> {
-        let matrices: Option<Vec<&QuantMatrix>> = layers
+        let quantized: Option<Vec<&QuantMatrix>> = layers
             .iter()
             .map(|l| match l {
                 Linear::Kernel(w, _) => Some(&**w),
                 _ => None,
             })
             .collect();
-        let Some(matrices) = matrices else {
-            return try_map(layers, |l| l.forward(x));
+        let dense: Option<Vec<&DenseMatrix>> = layers
+            .iter()
+            .map(|l| match l {
+                Linear::DenseKernel(w, _) => Some(&**w),
+                _ => None,
+            })
+            .collect();
+        let op = match (quantized, dense) {
+            (Some(m), _) => KernelMatmul::Quantized(m),
+            (_, Some(m)) => KernelMatmul::Dense(m),
+            _ => return try_map(layers, |l| l.forward(x)),
         };
-        let all = x.contiguous()?.apply_op1_no_bwd(&KernelMatmul(matrices))?;
+        let all = x.contiguous()?.apply_op1_no_bwd(&op)?;
         let mut at = 0;
         try_map(layers, |l| {
-            let Linear::Kernel(w, bias) = l else {
-                unreachable!("every layer was a kernel layer")
+            let (rows, bias) = match l {
+                Linear::Kernel(w, b) => (w.rows(), b),
+                Linear::DenseKernel(w, b) => (w.rows(), b),
+                _ => unreachable!("every layer was a kernel layer"),
             };
-            let y = all.narrow(D::Minus1, at, w.rows())?;
-            at += w.rows();
+            let y = all.narrow(D::Minus1, at, rows)?;
+            at += rows;
             Ok(match bias {
                 Some(b) => y.broadcast_add(b)?,
                 None => y,
@@ -227,6 +270,8 @@ pub(crate) struct WeightStore {
     own_kernels: bool,
     /// Whether some layer took them (a model of other formats only, Q2_K or Q3_K, never does).
     kernel_layers: AtomicBool,
+    /// Whether candor's dense kernel multiplies f32 weights (on the CPU).
+    dense_kernels: bool,
 }
 
 impl WeightStore {
@@ -267,6 +312,7 @@ impl WeightStore {
             quantized,
             own_kernels: quantized && own_kernels && device.is_cpu(),
             kernel_layers: AtomicBool::new(false),
+            dense_kernels: own_kernels && device.is_cpu() && dtype == DType::F32,
         })
     }
 
@@ -276,6 +322,7 @@ impl WeightStore {
         format: WeightFormat,
         memory_budget: u64,
         device: &Device,
+        own_kernels: bool,
     ) -> Result<Self> {
         let path = files.first().cloned().ok_or_else(|| Error::BadConfig {
             path: PathBuf::new(),
@@ -319,6 +366,7 @@ impl WeightStore {
             quantized: false,
             own_kernels: false,
             kernel_layers: AtomicBool::new(false),
+            dense_kernels: own_kernels && device.is_cpu() && dtype == DType::F32,
         })
     }
 
@@ -421,7 +469,15 @@ impl WeightStore {
                 return Ok(Linear::Quantized(QMatMul::from_qtensor(q)?, bias));
             }
         }
-        Ok(Linear::Dense(self.dense(&weight)?, bias))
+        let w = self.dense(&weight)?;
+        if self.dense_kernels && w.dtype() == DType::F32 {
+            if let Ok((rows, cols)) = w.dims2() {
+                let matrix = DenseMatrix::new(&w.flatten_all()?.to_vec1::<f32>()?, rows, cols)
+                    .map_err(|e| Error::Candle(candle_core::Error::wrap(e)))?;
+                return Ok(Linear::DenseKernel(Arc::new(matrix), bias));
+            }
+        }
+        Ok(Linear::Dense(w, bias))
     }
 
     /// Every GGUF tensor type present, with its count (for `candor info`).
