@@ -72,24 +72,28 @@ impl Decoder {
         Ok(x)
     }
 
+    /// Attention over packed tokens `x` (`packing` says where they sit in the padded rows):
+    /// the projections run on the real tokens only, attention itself on the padded rows.
     #[allow(clippy::too_many_arguments)]
     fn attention(
         &self,
         block: &Block,
         rope: Option<&RopeTable>,
         x: &Tensor,
+        packing: &Packing,
         prefix: Option<&LayerCache>,
         mask: Option<&LayerMask>,
         rows: Option<&RowLayout>,
     ) -> Result<(Tensor, LayerCache)> {
-        let (b, t, _) = x.dims3()?;
+        let (b, t) = (packing.batch, packing.time);
         let (h, kvh, hd) = (self.cfg.num_heads, self.cfg.num_kv_heads, self.cfg.head_dim);
         let offset = prefix.map_or(0, LayerCache::len);
         let a = &block.attn;
         let [q, k, v] = a.qkv.forward(x, h * hd, kvh * hd)?;
-        let mut q = q.reshape((b, t, h, hd))?.transpose(1, 2)?;
-        let mut k = k.reshape((b, t, kvh, hd))?.transpose(1, 2)?;
-        let v = v.reshape((b, t, kvh, hd))?.transpose(1, 2)?.contiguous()?;
+        let [q, k, v] = [q, k, v].map(|y| packing.unpack(&y));
+        let mut q = q?.reshape((b, t, h, hd))?.transpose(1, 2)?;
+        let mut k = k?.reshape((b, t, kvh, hd))?.transpose(1, 2)?;
+        let v = v?.reshape((b, t, kvh, hd))?.transpose(1, 2)?.contiguous()?;
         if let Some(n) = &a.q_norm {
             q = n.forward(&q)?;
         }
@@ -122,7 +126,7 @@ impl Decoder {
                 softcap: self.cfg.attn_softcap.map(|c| c as f32),
             };
             let out = q.contiguous()?.apply_op3_no_bwd(&kt, &v, &op)?;
-            return Ok((a.o.forward(&out)?, LayerCache { kt, v }));
+            return Ok((a.o.forward(&packing.pack(&out)?)?, LayerCache { kt, v }));
         }
         // Grouped-query attention without copying K/V: the `rep` query heads that share one
         // KV head are stacked along the time axis.
@@ -145,7 +149,7 @@ impl Decoder {
             .reshape((b, h, t, hd))?
             .transpose(1, 2)?
             .reshape((b, t, h * hd))?;
-        Ok((a.o.forward(&out)?, LayerCache { kt, v }))
+        Ok((a.o.forward(&packing.pack(&out)?)?, LayerCache { kt, v }))
     }
 
     /// Whether attention runs in candor's kernel, whose rows do not depend on the batch: on
@@ -189,6 +193,56 @@ impl Decoder {
     }
 }
 
+/// Where the real tokens of a batch of right-padded rows are. Every per-token step (norms,
+/// products, the MLP, residuals) runs on the real tokens alone, packed `(tokens, hidden)`;
+/// only attention and the cache see the padded rows, zeros at the padding, which no real
+/// query sees. A row's numbers stay those it has alone (every kernel's rows are independent of
+/// the others), while the padding, often a third of a scoring batch, costs nothing.
+struct Packing {
+    batch: usize,
+    time: usize,
+    /// Flat `row · time + position` of every real token; `None` when there is no padding.
+    index: Option<Tensor>,
+}
+
+impl Packing {
+    fn new(batch: usize, time: usize, lengths: Option<&[usize]>, device: &Device) -> Result<Self> {
+        let index = match lengths {
+            Some(lengths) if lengths.iter().any(|&n| n < time) => {
+                let index: Vec<u32> = lengths
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(r, &n)| (0..n.min(time)).map(move |j| (r * time + j) as u32))
+                    .collect();
+                Some(Tensor::new(index.as_slice(), device)?)
+            }
+            _ => None,
+        };
+        Ok(Self { batch, time, index })
+    }
+
+    /// `(batch, time, d)` → `(tokens, d)`.
+    fn pack(&self, x: &Tensor) -> Result<Tensor> {
+        let d = x.dim(2)?;
+        let flat = x.reshape((self.batch * self.time, d))?;
+        Ok(match &self.index {
+            Some(index) => flat.index_select(index, 0)?,
+            None => flat,
+        })
+    }
+
+    /// `(tokens, d)` → `(batch, time, d)`, zeros at the padding.
+    fn unpack(&self, x: &Tensor) -> Result<Tensor> {
+        let d = x.dim(1)?;
+        let flat = match &self.index {
+            Some(index) => Tensor::zeros((self.batch * self.time, d), x.dtype(), x.device())?
+                .index_add(index, &x.contiguous()?, 0)?,
+            None => x.clone(),
+        };
+        Ok(flat.reshape((self.batch, self.time, d))?)
+    }
+}
+
 /// A layer's mask, with its host copy when attention runs in candor's kernel.
 struct LayerMask {
     tensor: Tensor,
@@ -199,10 +253,11 @@ impl Transformer for Decoder {
     fn forward(
         &self,
         tokens: &Tensor,
+        lengths: Option<&[usize]>,
         prefix: Option<&KvCache>,
         rows: Option<&RowLayout>,
     ) -> Result<(Tensor, KvCache)> {
-        let (_, t) = tokens.dims2()?;
+        let (b, t) = tokens.dims2()?;
         let offset = prefix.map_or(0, KvCache::len);
         if rows.is_none() && offset + t > self.cfg.max_position {
             return Err(Error::Candle(candle_core::Error::Msg(format!(
@@ -212,7 +267,8 @@ impl Transformer for Decoder {
             ))));
         }
         let masks = self.masks(t, offset, rows)?;
-        let mut x = self.embed(tokens, offset, rows)?;
+        let packing = Packing::new(b, t, lengths, &self.device)?;
+        let mut x = packing.pack(&self.embed(tokens, offset, rows)?)?;
         let mut caches = Vec::with_capacity(self.w.blocks.len());
         for (i, (block, kind)) in self.w.blocks.iter().zip(&self.cfg.layers).enumerate() {
             let h = block.attn_norm.forward(&x)?;
@@ -220,6 +276,7 @@ impl Transformer for Decoder {
                 block,
                 self.ropes.get(kind.rope),
                 &h,
+                &packing,
                 prefix.map(|p| &p.layers[i]),
                 masks.get(&kind.window).and_then(Option::as_ref),
                 rows,
@@ -237,7 +294,8 @@ impl Transformer for Decoder {
             };
             x = (x + h)?;
         }
-        Ok((self.w.final_norm.forward(&x)?, KvCache { layers: caches }))
+        let hidden = packing.unpack(&self.w.final_norm.forward(&x)?)?;
+        Ok((hidden, KvCache { layers: caches }))
     }
 
     fn logits(&self, hidden: &Tensor) -> Result<Tensor> {

@@ -48,7 +48,7 @@ impl CandleModel {
     /// Raw logits `(len, vocab)` at every position of one sequence.
     pub fn logits(&self, ids: &[u32]) -> Result<Vec<Vec<f32>>> {
         let tokens = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        let (hidden, _) = self.model.forward(&tokens, None, None)?;
+        let (hidden, _) = self.model.forward(&tokens, None, None, None)?;
         let hidden = hidden.squeeze(0)?;
         Ok(self.model.logits(&hidden)?.to_vec2()?)
     }
@@ -178,8 +178,13 @@ impl CandleModel {
                 padded.extend_from_slice(&p[common..]);
                 padded.resize(padded.len() + rest - (p.len() - common), 0);
             }
+            let lengths: Vec<usize> = prefixes.iter().map(|p| p.len() - common).collect();
             let tokens = Tensor::from_vec(padded, (groups.len(), rest), &self.device)?;
-            Some(self.model.forward(&tokens, head.as_ref(), None)?.1)
+            Some(
+                self.model
+                    .forward(&tokens, Some(&lengths), head.as_ref(), None)?
+                    .1,
+            )
         } else {
             head
         };
@@ -222,7 +227,7 @@ impl CandleModel {
             None => (0, None),
         };
         let tokens = Tensor::new(&ids[start..], &self.device)?.unsqueeze(0)?;
-        Ok(self.model.forward(&tokens, head.as_ref(), None)?.1)
+        Ok(self.model.forward(&tokens, None, head.as_ref(), None)?.1)
     }
 
     /// One forward pass over right-padded rows, each after its group's cached prefix
@@ -247,9 +252,10 @@ impl CandleModel {
                 targets.push(t);
             }
         }
+        let lengths: Vec<usize> = rows.iter().map(|r| r.tokens.len()).collect();
         let tokens = Tensor::from_vec(padded, (b, width), &self.device)?;
         let (hidden, _) = match cache {
-            None => self.model.forward(&tokens, None, None)?,
+            None => self.model.forward(&tokens, Some(&lengths), None, None)?,
             Some(cache) => {
                 let cached = cache.len();
                 let per_group = cache.layers[0].kt.dim(0)? > 1;
@@ -267,7 +273,8 @@ impl CandleModel {
                     })
                     .collect();
                 let layout = RowLayout::after_cache(&spans, cached, width, &self.device)?;
-                self.model.forward(&tokens, Some(&cache), Some(&layout))?
+                self.model
+                    .forward(&tokens, Some(&lengths), Some(&cache), Some(&layout))?
             }
         };
         let hidden = hidden.reshape((b * width, hidden.dim(2)?))?;

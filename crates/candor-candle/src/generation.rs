@@ -60,7 +60,7 @@ impl CandleModel {
                 continue;
             }
             let tokens = Tensor::new(prompt.as_slice(), &self.device)?.unsqueeze(0)?;
-            let (hidden, cache) = self.model.forward(&tokens, None, None)?;
+            let (hidden, cache) = self.model.forward(&tokens, None, None, None)?;
             let last = hidden.narrow(1, prompt.len() - 1, 1)?.squeeze(0)?;
             logits.push(self.model.logits(&last)?.squeeze(0)?.to_vec1::<f32>()?);
             caches.push(cache);
@@ -111,7 +111,9 @@ impl CandleModel {
             let rows = RowLayout::after_cache(&spans, cache.len(), 1, &self.device)?;
             let inputs: Vec<u32> = live.iter().map(|d| d.new[d.new.len() - 1]).collect();
             let tokens = Tensor::from_vec(inputs, (b, 1), &self.device)?;
-            let (hidden, grown) = self.model.forward(&tokens, Some(&cache), Some(&rows))?;
+            let (hidden, grown) = self
+                .model
+                .forward(&tokens, None, Some(&cache), Some(&rows))?;
             cache = grown;
             logits = self.model.logits(&hidden.squeeze(1)?)?.to_vec2::<f32>()?;
         }

@@ -26,9 +26,9 @@
 //! runs in. Quantized weights (`WeightFormat::Quantized`) use candor's kernels on the CPU
 //! (`candor-kernels`: Q4_0 to Q8_0 and Q4_K, Q5_K, Q6_K) and candle's otherwise; both round
 //! activations to 8 bits before each matmul, so their log-probs differ from the f32
-//! reference by ~0.1 nats per token. With candor's kernels (and its f32 attention, which
-//! visits only a row's own keys) a request scores bit-identically alone and in any batch;
-//! every path is deterministic from run to run.
+//! reference by ~0.1 nats per token. With candor's kernels on the CPU (quantized and f32
+//! products, and attention, which visits only a row's own keys; padding skipped) a request
+//! scores bit-identically alone and in any batch; every path is deterministic from run to run.
 
 mod arch;
 mod attention;

@@ -10,6 +10,8 @@ use crate::Result;
 /// keys and values are cached (batch 1, shared by every row, or one per row). It returns the
 /// final hidden states, *before* the LM head, and the cache extended by these rows. Right
 /// padding needs no mask beyond the causal one: a real token never attends to a later pad.
+/// `lengths` (real tokens per row) lets it skip the padding's work; the padding's outputs and
+/// cache entries are then zeros, which callers never read.
 ///
 /// Rows whose cached prefixes have different lengths (batched generation) pass a
 /// [`RowLayout`] with their own positions and key mask instead.
@@ -17,6 +19,7 @@ pub trait Transformer: Send + Sync {
     fn forward(
         &self,
         tokens: &Tensor,
+        lengths: Option<&[usize]>,
         prefix: Option<&KvCache>,
         rows: Option<&RowLayout>,
     ) -> Result<(Tensor, KvCache)>;

@@ -224,10 +224,12 @@ fn f32_scores_do_not_depend_on_the_batch() {
     let mut worst = 0f64;
     for (job, batched) in jobs.iter().zip(&together) {
         let alone = model.score(std::slice::from_ref(job)).unwrap().remove(0);
-        worst = worst.max((alone.total() - batched.total()).abs());
+        worst = worst.max(max_diff(&alone.logprobs, &batched.logprobs));
     }
-    eprintln!("f32 alone vs batch of 16: max |Δ total| {worst:.2e}");
-    assert!(worst <= 1e-4, "batch changes a score by {worst}");
+    eprintln!("f32 alone vs batch of 16: max |Δ| per token {worst:.2e}");
+    // candor's dense kernel and attention keep a row's arithmetic its own, and the padding of
+    // a mixed batch is skipped: the same bits alone and batched.
+    assert_eq!(worst, 0.0, "the batch moves an f32 score by {worst}");
 }
 
 #[test]
@@ -237,7 +239,7 @@ fn f32_prefix_sharing_equals_scoring_each_choice_from_scratch() {
     };
     let worst = prefix_sharing_gap(model);
     eprintln!("f32 shared prefix vs from scratch: max |Δ| {worst:.2e}");
-    assert!(worst <= 1e-4, "prefix sharing changes a score by {worst}");
+    assert_eq!(worst, 0.0, "prefix sharing changes an f32 score by {worst}");
 }
 
 /// Largest difference between scoring 4 choices with the shared context computed once and
