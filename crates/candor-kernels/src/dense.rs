@@ -7,7 +7,7 @@
 use std::ops::Range;
 
 use crate::format::PANEL;
-use crate::kernel::{kernel, Kernel};
+use crate::kernel::{kernel, stacked_width, Kernel};
 use crate::pool::{self, Shared};
 use crate::KernelError;
 
@@ -80,18 +80,9 @@ pub fn dense_stacked_with(
     matrices: &[&DenseMatrix],
     x: &[f32],
 ) -> Result<Vec<f32>, KernelError> {
-    if !kernel.runs_here() {
-        return Err(KernelError::Unsupported(kernel));
-    }
-    let Some(cols) = matrices.first().map(|w| w.cols) else {
+    let Some(cols) = stacked_width(kernel, matrices.iter().map(|w| w.cols))? else {
         return Ok(Vec::new());
     };
-    if let Some(w) = matrices.iter().find(|w| w.cols != cols) {
-        return Err(KernelError::Widths {
-            first: cols,
-            other: w.cols,
-        });
-    }
     if cols == 0 || !x.len().is_multiple_of(cols) {
         return Err(KernelError::InputLength { len: x.len(), cols });
     }

@@ -125,23 +125,32 @@ pub fn matmul_stacked(matrices: &[&QuantMatrix], x: &[f32]) -> Result<Vec<f32>, 
     stacked_with(kernel(), matrices, x)
 }
 
+/// The input width every matrix of a stacked product shares (`None`: there are none), once
+/// `kernel` is known to run on this CPU.
+pub(crate) fn stacked_width(
+    kernel: Kernel,
+    mut widths: impl Iterator<Item = usize>,
+) -> Result<Option<usize>, KernelError> {
+    if !kernel.runs_here() {
+        return Err(KernelError::Unsupported(kernel));
+    }
+    let Some(first) = widths.next() else {
+        return Ok(None);
+    };
+    match widths.find(|&w| w != first) {
+        Some(other) => Err(KernelError::Widths { first, other }),
+        None => Ok(Some(first)),
+    }
+}
+
 fn stacked_with(
     kernel: Kernel,
     matrices: &[&QuantMatrix],
     x: &[f32],
 ) -> Result<Vec<f32>, KernelError> {
-    if !kernel.runs_here() {
-        return Err(KernelError::Unsupported(kernel));
-    }
-    let Some(cols) = matrices.first().map(|w| w.cols) else {
+    let Some(cols) = stacked_width(kernel, matrices.iter().map(|w| w.cols))? else {
         return Ok(Vec::new());
     };
-    if let Some(w) = matrices.iter().find(|w| w.cols != cols) {
-        return Err(KernelError::Widths {
-            first: cols,
-            other: w.cols,
-        });
-    }
     let acts = QuantizedRows::new(x, cols)?;
     let m = acts.rows;
     let n: usize = matrices.iter().map(|w| w.rows).sum();
