@@ -97,4 +97,13 @@ fn stacked_products_equal_each_alone_and_bad_shapes_are_refused() {
         a.matmul(&[0.0; 95]),
         Err(KernelError::InputLength { len: 95, cols: 96 })
     ));
+    let narrow = DenseMatrix::new(&values(4 * 8, 6), 4, 8).unwrap();
+    assert!(matches!(
+        dense_stacked(&[&a, &narrow], &x),
+        Err(KernelError::Widths {
+            first: 96,
+            other: 8
+        })
+    ));
+    assert_eq!(dense_stacked(&[], &x).unwrap(), Vec::<f32>::new());
 }
